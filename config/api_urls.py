@@ -1,0 +1,11 @@
+"""The REST API, version 1: every app's endpoints under /api/v1/."""
+
+from django.urls import include, path
+
+from core import api as core_api
+
+urlpatterns = [
+    path("auth/token/", core_api.TokenCreateApi.as_view(), name="auth-token"),
+    path("me/", core_api.MeApi.as_view(), name="me"),
+    path("", include("projects.urls")),
+]

@@ -1,0 +1,9 @@
+"""Pagination of API lists: page numbers for small lists, cursors for entries (see datasets)."""
+
+from rest_framework import pagination
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500

@@ -1,0 +1,22 @@
+"""Django-level error pages: JSON envelopes under /api/, plain pages elsewhere."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found, server_error
+
+from core.exception_handler import error_body
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "An unexpected error occurred; it has been logged."), status=500)
+    return server_error(request)

@@ -1,0 +1,110 @@
+"""Projects and members API: each view authorizes through projects.permissions and calls one service."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.pagination import PageNumberPagination
+from core.validation import validated
+from projects import selectors, services
+from projects.models import Project, Role
+from projects.permissions import Access, Capability, member_get
+from projects.serializers import (
+    MembershipCreateSerializer,
+    MembershipOutputSerializer,
+    MembershipUpdateSerializer,
+    ProjectCreateSerializer,
+    ProjectOutputSerializer,
+    ProjectUpdateSerializer,
+)
+
+
+def project_access(request: Request, project_id: int, capability: Capability) -> tuple[Project, Access]:
+    project, access = member_get(
+        Project.objects.all(), pk=project_id, user=request.user, capability=capability, project_path=""
+    )
+    project.my_role = access.role
+    return project, access
+
+
+class ProjectListCreateApi(APIView):
+    @extend_schema(responses={200: ProjectOutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.projects_visible_to(user=request.user), request, view=self)
+        return paginator.get_paginated_response(ProjectOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectOutputSerializer})
+    def post(self, request: Request) -> Response:
+        project = services.project_create(user=request.user, **validated(ProjectCreateSerializer, request.data))
+        project.my_role = Role.OWNER
+        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(APIView):
+    @extend_schema(responses={200: ProjectOutputSerializer})
+    def get(self, request: Request, project_id: int) -> Response:
+        project, _ = project_access(request, project_id, Capability.READ)
+        return Response(ProjectOutputSerializer(project).data)
+
+    @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectOutputSerializer})
+    def patch(self, request: Request, project_id: int) -> Response:
+        project, _ = project_access(request, project_id, Capability.PROJECT_EDIT)
+        project = services.project_update(project=project, **validated(ProjectUpdateSerializer, request.data))
+        return Response(ProjectOutputSerializer(project).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, project_id: int) -> Response:
+        project, _ = project_access(request, project_id, Capability.PROJECT_DELETE)
+        services.project_delete(project=project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberListCreateApi(APIView):
+    @extend_schema(responses={200: MembershipOutputSerializer(many=True)})
+    def get(self, request: Request, project_id: int) -> Response:
+        project_access(request, project_id, Capability.READ)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.project_memberships(project_id=project_id), request, view=self)
+        return paginator.get_paginated_response(MembershipOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipOutputSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        _, access = project_access(request, project_id, Capability.MEMBERS_MANAGE)
+        membership = services.membership_add(
+            project_id=project_id,
+            actor=request.user,
+            actor_role=access.role,
+            **validated(MembershipCreateSerializer, request.data),
+        )
+        return Response(MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailApi(APIView):
+    @extend_schema(responses={200: MembershipOutputSerializer})
+    def get(self, request: Request, project_id: int, user_id: int) -> Response:
+        project_access(request, project_id, Capability.READ)
+        membership = selectors.project_membership(project_id=project_id, user_id=user_id)
+        return Response(MembershipOutputSerializer(membership).data)
+
+    @extend_schema(request=MembershipUpdateSerializer, responses={200: MembershipOutputSerializer})
+    def patch(self, request: Request, project_id: int, user_id: int) -> Response:
+        # READ here: whether the role change is allowed depends on both roles (services check it).
+        _, access = project_access(request, project_id, Capability.READ)
+        membership = services.membership_change_role(
+            project_id=project_id,
+            actor=request.user,
+            actor_role=access.role,
+            user_id=user_id,
+            **validated(MembershipUpdateSerializer, request.data),
+        )
+        return Response(MembershipOutputSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, project_id: int, user_id: int) -> Response:
+        # READ here: any member may leave; removing others is checked by the service.
+        _, access = project_access(request, project_id, Capability.READ)
+        services.membership_remove(project_id=project_id, actor=request.user, actor_role=access.role, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

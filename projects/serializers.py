@@ -1,0 +1,49 @@
+"""Input and output shapes of the projects API (shape only; the rules are in services and permissions)."""
+
+from rest_framework import serializers
+
+from core.fields import CodedChoiceField
+from projects.models import Membership, Project, Role
+
+
+class ProjectOutputSerializer(serializers.ModelSerializer):
+    role = serializers.CharField(source="my_role", read_only=True, help_text="The caller's role in the project.")
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "role", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+
+
+class MembershipOutputSerializer(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    full_name = serializers.CharField(source="user.get_full_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "full_name", "role", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+def role_field() -> CodedChoiceField:
+    return CodedChoiceField(choices=Role.choices, invalid_code="unknown_role")
+
+
+class MembershipCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = role_field()
+
+
+class MembershipUpdateSerializer(serializers.Serializer):
+    role = role_field()

@@ -1,0 +1,126 @@
+"""Writes of the projects app: one function per use case, each in one transaction."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from core.errors import Conflict, InvalidInput, NotFound
+from projects.models import Membership, Project, Role
+from projects.permissions import check_membership_change
+
+
+@transaction.atomic
+def project_create(*, user: AbstractBaseUser, name: str, description: str = "") -> Project:
+    """Create a project; its creator becomes its owner."""
+    project = Project.objects.create(name=name, description=description, created_by=user)
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, name: str | None = None, description: str | None = None) -> Project:
+    changed = []
+    if name is not None:
+        project.name = name
+        changed.append("name")
+    if description is not None:
+        project.description = description
+        changed.append("description")
+    if changed:
+        project.save(update_fields=[*changed, "updated_at"])
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    """Delete a project with everything in it (memberships, and later datasets and jobs, cascade)."""
+    project.delete()
+
+
+def _lock_project(project_id: int) -> Project:
+    # Membership changes of one project are serialized on its row, so that two owners demoting each
+    # other at the same moment cannot leave the project without an owner.
+    return Project.objects.select_for_update().get(pk=project_id)
+
+
+def _ensure_not_last_owner(*, project: Project, membership: Membership) -> None:
+    if membership.role != Role.OWNER:
+        return
+    other_owners = Membership.objects.filter(project=project, role=Role.OWNER).exclude(pk=membership.pk)
+    if not other_owners.exists():
+        raise Conflict(
+            "The project's last owner cannot be removed or demoted; make another member owner first.",
+            code="last_owner",
+        )
+
+
+def _membership_of(*, project: Project, user_id: int) -> Membership:
+    membership = Membership.objects.select_related("user").filter(project=project, user_id=user_id).first()
+    if membership is None:
+        raise NotFound(f"User {user_id} is not a member of this project.")
+    return membership
+
+
+@transaction.atomic
+def membership_add(
+    *, project_id: int, actor: AbstractBaseUser, actor_role: Role, username: str, role: Role
+) -> Membership:
+    """Add the user named `username` to the project with `role`.
+
+    Raises InvalidInput `unknown_user` / `already_member`, PermissionDenied when the actor may not give `role`.
+    """
+    check_membership_change(actor_role=actor_role, target_role=None, new_role=role, is_self=False)
+    project = _lock_project(project_id)
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise InvalidInput(
+            f"No active user is called {username!r}.", code="unknown_user", fields={"username": "Unknown user."}
+        )
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise InvalidInput(
+            f"{username} is already a member of this project.",
+            code="already_member",
+            fields={"username": "Already a member."},
+        )
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(project=project, user=user, role=role)
+    except IntegrityError as exc:
+        if "membership_unique_project_user" in str(exc):
+            raise InvalidInput(
+                f"{username} is already a member of this project.",
+                code="already_member",
+                fields={"username": "Already a member."},
+            ) from exc
+        raise
+
+
+@transaction.atomic
+def membership_change_role(
+    *, project_id: int, actor: AbstractBaseUser, actor_role: Role, user_id: int, role: Role
+) -> Membership:
+    """Give member `user_id` the role `role`. Raises Conflict `last_owner` when it would leave no owner."""
+    project = _lock_project(project_id)
+    membership = _membership_of(project=project, user_id=user_id)
+    check_membership_change(
+        actor_role=actor_role, target_role=Role(membership.role), new_role=role, is_self=user_id == actor.pk
+    )
+    if membership.role == role:
+        return membership
+    if role != Role.OWNER:
+        _ensure_not_last_owner(project=project, membership=membership)
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, project_id: int, actor: AbstractBaseUser, actor_role: Role, user_id: int) -> None:
+    """Remove member `user_id` (any member may remove themselves). Raises Conflict `last_owner`."""
+    project = _lock_project(project_id)
+    membership = _membership_of(project=project, user_id=user_id)
+    check_membership_change(
+        actor_role=actor_role, target_role=Role(membership.role), new_role=None, is_self=user_id == actor.pk
+    )
+    _ensure_not_last_owner(project=project, membership=membership)
+    membership.delete()
