@@ -96,6 +96,7 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The web server and the worker write to the same file: WAL lets readers run beside a writer,
     # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -221,6 +222,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
     }
     _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
+    for _folder in (BROKER_DIR / "queue", BROKER_DIR / "control", VAR_DIR / "celery-results"):
+        _folder.mkdir(parents=True, exist_ok=True)  # the transport does not create parents itself
 else:
     # Redis redelivers an unacknowledged task (a killed worker's) after this many seconds.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}

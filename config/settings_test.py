@@ -23,3 +23,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
         "control_folder": str(_test_broker / "control"),
     }
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'test-celery-results'}"
+    for _folder in (_test_broker / "queue", _test_broker / "control", VAR_DIR / "test-celery-results"):
+        _folder.mkdir(parents=True, exist_ok=True)
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns about a missing folder

@@ -1,0 +1,17 @@
+import pytest
+from django.core.cache import cache
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.api",
+    "tests.fixtures.s3",
+    "tests.fixtures.worker",
+]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache: every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
