@@ -1,5 +1,6 @@
 """Django-level error pages: JSON envelopes under /api/, plain pages elsewhere."""
 
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 
@@ -20,3 +21,13 @@ def handler500(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(error_body("server_error", "An unexpected error occurred; it has been logged."), status=500)
     return server_error(request)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness and database reachability, for load balancers and container health checks."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -9,8 +9,9 @@ from rest_framework.views import APIView
 from core.pagination import PageNumberPagination
 from core.validation import validated
 from projects import selectors, services
-from projects.models import Project, Role
-from projects.permissions import Access, Capability, member_get
+from projects.api_base import ProjectScopedApi
+from projects.models import Role
+from projects.permissions import Capability
 from projects.serializers import (
     MembershipCreateSerializer,
     MembershipOutputSerializer,
@@ -19,14 +20,6 @@ from projects.serializers import (
     ProjectOutputSerializer,
     ProjectUpdateSerializer,
 )
-
-
-def project_access(request: Request, project_id: int, capability: Capability) -> tuple[Project, Access]:
-    project, access = member_get(
-        Project.objects.all(), pk=project_id, user=request.user, capability=capability, project_path=""
-    )
-    project.my_role = access.role
-    return project, access
 
 
 class ProjectListCreateApi(APIView):
@@ -43,36 +36,40 @@ class ProjectListCreateApi(APIView):
         return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-class ProjectDetailApi(APIView):
+class ProjectDetailApi(ProjectScopedApi):
+    capabilities = {"get": Capability.READ, "patch": Capability.PROJECT_EDIT, "delete": Capability.PROJECT_DELETE}
+
     @extend_schema(responses={200: ProjectOutputSerializer})
     def get(self, request: Request, project_id: int) -> Response:
-        project, _ = project_access(request, project_id, Capability.READ)
+        project, _ = self.get_project(project_id)
         return Response(ProjectOutputSerializer(project).data)
 
     @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectOutputSerializer})
     def patch(self, request: Request, project_id: int) -> Response:
-        project, _ = project_access(request, project_id, Capability.PROJECT_EDIT)
+        project, _ = self.get_project(project_id)
         project = services.project_update(project=project, **validated(ProjectUpdateSerializer, request.data))
         return Response(ProjectOutputSerializer(project).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: int) -> Response:
-        project, _ = project_access(request, project_id, Capability.PROJECT_DELETE)
+        project, _ = self.get_project(project_id)
         services.project_delete(project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MemberListCreateApi(APIView):
+class MemberListCreateApi(ProjectScopedApi):
+    capabilities = {"get": Capability.READ, "post": Capability.MEMBERS_MANAGE}
+
     @extend_schema(responses={200: MembershipOutputSerializer(many=True)})
     def get(self, request: Request, project_id: int) -> Response:
-        project_access(request, project_id, Capability.READ)
+        self.get_project(project_id)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.project_memberships(project_id=project_id), request, view=self)
         return paginator.get_paginated_response(MembershipOutputSerializer(page, many=True).data)
 
     @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipOutputSerializer})
     def post(self, request: Request, project_id: int) -> Response:
-        _, access = project_access(request, project_id, Capability.MEMBERS_MANAGE)
+        _, access = self.get_project(project_id)
         membership = services.membership_add(
             project_id=project_id,
             actor=request.user,
@@ -82,17 +79,20 @@ class MemberListCreateApi(APIView):
         return Response(MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
-class MemberDetailApi(APIView):
+class MemberDetailApi(ProjectScopedApi):
+    # Changing or removing a membership depends on both roles (and anyone may leave): the service asks
+    # projects.permissions.check_membership_change once the target's role is known.
+    capabilities = {"get": Capability.READ, "patch": Capability.READ, "delete": Capability.READ}
+
     @extend_schema(responses={200: MembershipOutputSerializer})
     def get(self, request: Request, project_id: int, user_id: int) -> Response:
-        project_access(request, project_id, Capability.READ)
+        self.get_project(project_id)
         membership = selectors.project_membership(project_id=project_id, user_id=user_id)
         return Response(MembershipOutputSerializer(membership).data)
 
     @extend_schema(request=MembershipUpdateSerializer, responses={200: MembershipOutputSerializer})
     def patch(self, request: Request, project_id: int, user_id: int) -> Response:
-        # READ here: whether the role change is allowed depends on both roles (services check it).
-        _, access = project_access(request, project_id, Capability.READ)
+        _, access = self.get_project(project_id)
         membership = services.membership_change_role(
             project_id=project_id,
             actor=request.user,
@@ -104,7 +104,6 @@ class MemberDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: int, user_id: int) -> Response:
-        # READ here: any member may leave; removing others is checked by the service.
-        _, access = project_access(request, project_id, Capability.READ)
+        _, access = self.get_project(project_id)
         services.membership_remove(project_id=project_id, actor=request.user, actor_role=access.role, user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -72,3 +72,10 @@ def test_500_from_a_plain_view_under_the_api_is_an_envelope_too(client):
 
     assert_envelope(response, 500, "server_error")
     assert "secret-internal-detail" not in response.content.decode()
+
+
+def test_health_endpoint_needs_no_login(client):
+    response = client.get("/healthz/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
