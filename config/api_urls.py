@@ -8,4 +8,6 @@ urlpatterns = [
     path("auth/token/", core_api.TokenCreateApi.as_view(), name="auth-token"),
     path("me/", core_api.MeApi.as_view(), name="me"),
     path("", include("projects.urls")),
+    path("", include("datasets.urls")),
+    path("", include("importers.urls")),
 ]

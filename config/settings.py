@@ -208,6 +208,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetStatusEnum": "datasets.models.DatasetStatus",
+        "ImportStatusEnum": "importers.models.ImportStatus",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------------
@@ -250,3 +254,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# --- datasets ---------------------------------------------------------------------------------------
+
+# The reference service's quotas: 250,000 entries per dataset; classification-only datasets may be raised
+# to 500,000 (datasets with boxes may not).
+DATASET_MAX_ENTRIES = env_int("DATASET_MAX_ENTRIES", 250_000)
+DATASET_MAX_ENTRIES_CLASSIFICATION = env_int("DATASET_MAX_ENTRIES_CLASSIFICATION", DATASET_MAX_ENTRIES)
+if not 0 < DATASET_MAX_ENTRIES <= 250_000:
+    raise ImproperlyConfigured("DATASET_MAX_ENTRIES must be between 1 and 250000.")
+if not DATASET_MAX_ENTRIES <= DATASET_MAX_ENTRIES_CLASSIFICATION <= 500_000:
+    raise ImproperlyConfigured("DATASET_MAX_ENTRIES_CLASSIFICATION must be between DATASET_MAX_ENTRIES and 500000.")

@@ -4,6 +4,7 @@ from django.core.cache import cache
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.api",
+    "tests.fixtures.datasets",
     "tests.fixtures.s3",
     "tests.fixtures.worker",
 ]

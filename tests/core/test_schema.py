@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -25,7 +27,7 @@ def test_schema_describes_every_api_endpoint(schema):
     api_routes = [route for route in walk(get_resolver().url_patterns) if route.startswith("api/v1/")]
     documented = set(schema["paths"])
     for route in api_routes:
-        path = "/" + route.replace("<int:", "{").replace(">", "}")
+        path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
         assert path in documented, f"{path} is not in the OpenAPI schema"
 
 

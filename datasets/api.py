@@ -1,0 +1,185 @@
+"""Datasets, entries and labels API: views authorize through ProjectScopedApi and call one service each."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.pagination import IdCursorPagination, PageNumberPagination
+from core.validation import validated
+from datasets import selectors
+from datasets.models import Dataset
+from datasets.serializers import (
+    DatasetCreatedSerializer,
+    DatasetCreateSerializer,
+    DatasetOutputSerializer,
+    DatasetUpdateSerializer,
+    EntryFilterSerializer,
+    EntryOutputSerializer,
+    EntryUpdateSerializer,
+    LabelInputSerializer,
+    LabelOutputSerializer,
+)
+from datasets.services import datasets as dataset_services
+from datasets.services import entries as entry_services
+from datasets.services import labels as label_services
+from datasets.validation import BoxInput
+from importers import services as import_services
+from projects.api_base import ProjectScopedApi
+from projects.permissions import Capability, member_get
+
+
+class DatasetScopedApi(ProjectScopedApi):
+    def get_dataset(self, dataset_id: int) -> Dataset:
+        dataset, _ = self.get_member_object(Dataset.objects.all(), dataset_id)
+        return dataset
+
+
+class ProjectDatasetListApi(DatasetScopedApi):
+    capabilities = {"get": Capability.READ, "post": Capability.DATASETS_MANAGE}
+
+    @extend_schema(responses={200: DatasetOutputSerializer(many=True)})
+    def get(self, request: Request, project_id: int) -> Response:
+        project, _ = self.get_project(project_id)
+        paginator = PageNumberPagination()
+        datasets = selectors.datasets_visible_to(user=request.user, project_id=project.pk)
+        page = paginator.paginate_queryset(datasets, request, view=self)
+        return paginator.get_paginated_response(DatasetOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=DatasetCreateSerializer, responses={201: DatasetCreatedSerializer, 202: DatasetCreatedSerializer}
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project, _ = self.get_project(project_id)
+        data = validated(DatasetCreateSerializer, request.data)
+        source = data["source"]
+        source_dataset = None
+        if source["kind"] == "dataset":
+            # Copying needs only the right to read the source, which may lie in another of the caller's projects.
+            source_dataset, _ = member_get(
+                Dataset.objects.all(), pk=source["dataset"], user=request.user, capability=Capability.READ
+            )
+        dataset, job = import_services.dataset_create_from_source(
+            project_id=project.pk,
+            name=data["name"],
+            type=data["type"],
+            source=source,
+            user=request.user,
+            source_dataset=source_dataset,
+        )
+        dataset.import_job = job
+        return Response(
+            DatasetCreatedSerializer(dataset).data, status=status.HTTP_202_ACCEPTED if job else status.HTTP_201_CREATED
+        )
+
+
+class DatasetDetailApi(DatasetScopedApi):
+    capabilities = {"get": Capability.READ, "patch": Capability.DATASETS_MANAGE, "delete": Capability.DATASETS_MANAGE}
+
+    @extend_schema(responses={200: DatasetOutputSerializer})
+    def get(self, request: Request, dataset_id: int) -> Response:
+        return Response(DatasetOutputSerializer(self.get_dataset(dataset_id)).data)
+
+    @extend_schema(request=DatasetUpdateSerializer, responses={200: DatasetOutputSerializer})
+    def patch(self, request: Request, dataset_id: int) -> Response:
+        dataset = dataset_services.dataset_update(
+            dataset=self.get_dataset(dataset_id), **validated(DatasetUpdateSerializer, request.data)
+        )
+        return Response(DatasetOutputSerializer(dataset).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, dataset_id: int) -> Response:
+        dataset_services.dataset_delete(dataset_id=self.get_dataset(dataset_id).pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+ENTRY_FILTERS = [
+    OpenApiParameter("contains_labels", str, description="Comma-separated label names; any of them (up to 10)"),
+    OpenApiParameter("labeled", bool),
+    OpenApiParameter("has_errors", bool),
+    OpenApiParameter("source_ref_contains", str),
+    OpenApiParameter("page_size", int, description="1-500, default 100"),
+]
+
+
+class EntryListApi(DatasetScopedApi):
+    capabilities = {"get": Capability.READ}
+
+    @extend_schema(parameters=ENTRY_FILTERS, responses={200: EntryOutputSerializer(many=True)})
+    def get(self, request: Request, dataset_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        filters = validated(EntryFilterSerializer, request.query_params)
+        entries = selectors.dataset_entries(dataset_id=dataset.pk, **filters)
+        paginator = IdCursorPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(EntryOutputSerializer(page, many=True).data)
+
+
+class EntryDetailApi(DatasetScopedApi):
+    capabilities = {"get": Capability.READ, "patch": Capability.ENTRIES_EDIT, "delete": Capability.DATASETS_MANAGE}
+
+    @extend_schema(responses={200: EntryOutputSerializer})
+    def get(self, request: Request, dataset_id: int, entry_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        return Response(EntryOutputSerializer(selectors.entry_get(dataset_id=dataset.pk, entry_id=entry_id)).data)
+
+    @extend_schema(request=EntryUpdateSerializer, responses={200: EntryOutputSerializer})
+    def patch(self, request: Request, dataset_id: int, entry_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        data = validated(EntryUpdateSerializer, request.data)
+        boxes = data.get("boxes")
+        entry_services.entry_update(
+            dataset_id=dataset.pk,
+            entry_id=entry_id,
+            user=request.user,
+            labels=data.get("labels"),
+            boxes=None if boxes is None else [BoxInput(**box) for box in boxes],
+        )
+        return Response(EntryOutputSerializer(selectors.entry_get(dataset_id=dataset.pk, entry_id=entry_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, dataset_id: int, entry_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        entry_services.entry_delete(dataset_id=dataset.pk, entry_id=entry_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LabelListApi(DatasetScopedApi):
+    capabilities = {"get": Capability.READ, "post": Capability.LABELS_MANAGE}
+
+    @extend_schema(responses={200: LabelOutputSerializer(many=True)})
+    def get(self, request: Request, dataset_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.dataset_labels_with_counts(dataset_id=dataset.pk), request, self)
+        return paginator.get_paginated_response(LabelOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=LabelInputSerializer, responses={201: LabelOutputSerializer})
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        label = label_services.label_create(dataset_id=dataset.pk, **validated(LabelInputSerializer, request.data))
+        return Response({"name": label.name, "entry_count": 0, "bounding_box_count": 0}, status=status.HTTP_201_CREATED)
+
+
+class LabelDetailApi(DatasetScopedApi):
+    capabilities = {"get": Capability.READ, "patch": Capability.LABELS_MANAGE, "delete": Capability.LABELS_MANAGE}
+
+    @extend_schema(responses={200: LabelOutputSerializer})
+    def get(self, request: Request, dataset_id: int, name: str) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        return Response(LabelOutputSerializer(selectors.label_get_with_counts(dataset_id=dataset.pk, name=name)).data)
+
+    @extend_schema(request=LabelInputSerializer, responses={200: LabelOutputSerializer})
+    def patch(self, request: Request, dataset_id: int, name: str) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        new_name = validated(LabelInputSerializer, request.data)["name"]
+        label = label_services.label_rename(dataset_id=dataset.pk, name=name, new_name=new_name)
+        return Response(
+            LabelOutputSerializer(selectors.label_get_with_counts(dataset_id=dataset.pk, name=label.name)).data
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, dataset_id: int, name: str) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        label_services.label_delete(dataset_id=dataset.pk, name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)

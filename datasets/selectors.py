@@ -1,0 +1,100 @@
+"""Reads of the datasets app, with a fixed number of queries per page whatever its size."""
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from core.errors import NotFound
+from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label
+from projects.permissions import member_filter
+
+
+def datasets_visible_to(*, user: AbstractBaseUser, project_id: int | None = None) -> QuerySet[Dataset]:
+    datasets = Dataset.objects.filter(member_filter(user))
+    if project_id is not None:
+        datasets = datasets.filter(project_id=project_id)
+    return datasets.order_by("project_id", "name", "id")
+
+
+def dataset_entries(
+    *,
+    dataset_id: int,
+    contains_labels: Sequence[str] | None = None,
+    labeled: bool | None = None,
+    source_ref_contains: str | None = None,
+    has_errors: bool | None = None,
+) -> QuerySet[Image]:
+    """Entries of a dataset matching every filter given; `contains_labels` matches any of the names, as an
+    image-level label or on a box. Labels and boxes are prefetched (two more queries per page)."""
+    entries = Image.objects.filter(dataset_id=dataset_id)
+    if labeled is not None:
+        entries = entries.filter(is_labeled=labeled)
+    if has_errors is not None:
+        entries = entries.filter(has_errors=has_errors)
+    if source_ref_contains:
+        entries = entries.filter(source_ref__contains=source_ref_contains)
+    if contains_labels:
+        label_ids = Label.objects.filter(dataset_id=dataset_id, name__in=list(contains_labels)).values("id")
+        with_label = ImageLabel.objects.filter(label_id__in=label_ids).values("image_id")
+        with_box = BoundingBox.objects.filter(label_id__in=label_ids).values("image_id")
+        entries = entries.filter(Q(pk__in=with_label) | Q(pk__in=with_box))
+    return entries.prefetch_related(
+        Prefetch("image_labels", queryset=ImageLabel.objects.select_related("label").order_by("id")),
+        Prefetch("boxes", queryset=BoundingBox.objects.select_related("label").order_by("id")),
+    )
+
+
+def entry_get(*, dataset_id: int, entry_id: int) -> Image:
+    """One entry with its labels and boxes. Raises NotFound."""
+    entry = dataset_entries(dataset_id=dataset_id).filter(pk=entry_id).first()
+    if entry is None:
+        raise NotFound(f"Entry {entry_id} not found in dataset {dataset_id}.")
+    return entry
+
+
+def dataset_labels_with_counts(*, dataset_id: int) -> QuerySet[Label]:
+    """Labels with `entry_count` (entries that use the label, as an image-level label or on a box) and
+    `bounding_box_count` (entries with a box of the label, as the reference service counts it). Every count
+    runs on the (label, image) indexes, never over the dataset's entries."""
+    linked = (
+        ImageLabel.objects.filter(label_id=OuterRef("pk"))
+        .order_by()
+        .values("label_id")
+        .annotate(n=Count("image_id"))
+        .values("n")
+    )
+    boxed = (
+        BoundingBox.objects.filter(label_id=OuterRef("pk"))
+        .order_by()
+        .values("label_id")
+        .annotate(n=Count("image_id", distinct=True))
+        .values("n")
+    )
+    linked_too = ImageLabel.objects.filter(label_id=OuterRef("label_id"), image_id=OuterRef("image_id"))
+    boxed_only = (
+        BoundingBox.objects.filter(label_id=OuterRef("pk"))
+        .exclude(Exists(linked_too))
+        .order_by()
+        .values("label_id")
+        .annotate(n=Count("image_id", distinct=True))
+        .values("n")
+    )
+
+    def count(subquery: QuerySet) -> Coalesce:
+        return Coalesce(Subquery(subquery, output_field=IntegerField()), Value(0))
+
+    return (
+        Label.objects.filter(dataset_id=dataset_id)
+        .annotate(bounding_box_count=count(boxed), entry_count=count(linked) + count(boxed_only))
+        .order_by("name")
+    )
+
+
+def label_get_with_counts(*, dataset_id: int, name: str) -> Label:
+    """One label with its counts. Raises NotFound."""
+    label = dataset_labels_with_counts(dataset_id=dataset_id).filter(name=name).first()
+    if label is None:
+        raise NotFound(f"The dataset has no label {name!r}.")
+    return label

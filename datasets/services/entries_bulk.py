@@ -1,0 +1,178 @@
+"""The bulk writer of entries: add or replace many entries by `source_ref` in a constant number of queries.
+
+Used by UpdateDatasetEntries, every importer and copies. Callers hold `dataset_lock` and refresh the stats
+once at the end (not per batch).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from datasets.models import BoundingBox, Image, ImageLabel, Label, Origin
+
+BATCH_SIZE = 2000
+
+
+class BoxLike(Protocol):
+    label: str
+    left: int
+    top: int
+    width: int
+    height: int
+    confidence: float | None
+
+
+class ErrorLike(Protocol):
+    code: str
+    message: str
+
+
+class DraftLike(Protocol):
+    """What the writer needs of an entry draft (datasets.manifest.EntryDraft has it)."""
+
+    source_ref: str
+    labels: Sequence[str]
+    boxes: Sequence[BoxLike]
+    image_width: int | None
+    image_height: int | None
+    errors: Sequence[ErrorLike]
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    created_ids: list[int]
+    updated_ids: list[int]
+
+    @property
+    def created(self) -> int:
+        return len(self.created_ids)
+
+    @property
+    def updated(self) -> int:
+        return len(self.updated_ids)
+
+
+def labels_ensure(*, dataset_id: int, names: Iterable[str]) -> tuple[dict[str, int], int]:
+    """Ids of the dataset's labels with these names, creating the missing ones; and how many were created.
+
+    One query when every label exists, three otherwise. The caller holds the dataset lock, so the set of
+    labels cannot change between the queries.
+    """
+    wanted = set(names)
+    if not wanted:
+        return {}, 0
+    ids = dict(Label.objects.filter(dataset_id=dataset_id, name__in=wanted).values_list("name", "id"))
+    missing = wanted - ids.keys()
+    if missing:
+        Label.objects.bulk_create(
+            [Label(dataset_id=dataset_id, name=name) for name in sorted(missing)], ignore_conflicts=True
+        )
+        ids.update(Label.objects.filter(dataset_id=dataset_id, name__in=missing).values_list("name", "id"))
+    return ids, len(missing)
+
+
+def _error_list(errors: Sequence[ErrorLike]) -> list[dict[str, str]]:
+    return [{"code": error.code, "message": error.message} for error in errors]
+
+
+def entries_upsert(
+    *,
+    dataset_id: int,
+    drafts: Sequence[DraftLike],
+    origin: Origin,
+    origin_id: int | None = None,
+    user: AbstractBaseUser | None = None,
+) -> UpsertResult:
+    """Add drafts whose `source_ref` is new; replace the labels, boxes, size and errors of existing ones.
+
+    The drafts must have distinct `source_ref`s. An existing entry keeps its known size when the draft
+    brings none (a classification line says nothing of the size). A constant number of queries per call
+    (about ten), whatever the number of drafts; statements carry at most BATCH_SIZE rows.
+    """
+    if not drafts:
+        return UpsertResult(created_ids=[], updated_ids=[])
+    now = timezone.now()
+    refs = [draft.source_ref for draft in drafts]
+    known: dict[str, tuple[int, int | None, int | None]] = {
+        ref: (pk, width, height)
+        for ref, pk, width, height in Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs).values_list(
+            "source_ref", "id", "width", "height"
+        )
+    }
+    rows = []
+    for draft in drafts:
+        _, known_width, known_height = known.get(draft.source_ref, (None, None, None))
+        rows.append(
+            Image(
+                dataset_id=dataset_id,
+                source_ref=draft.source_ref,
+                width=draft.image_width or known_width,
+                height=draft.image_height or known_height,
+                errors=_error_list(draft.errors),
+                has_errors=bool(draft.errors),
+                is_labeled=bool(draft.labels or draft.boxes),
+                origin=origin,
+                origin_id=origin_id,
+                created_by=user,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    Image.objects.bulk_create(
+        rows,
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["dataset", "source_ref"],
+        update_fields=["width", "height", "errors", "has_errors", "is_labeled", "updated_at"],
+    )
+    ids = dict(Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs).values_list("source_ref", "id"))
+    updated_ids = [pk for ref, (pk, _, _) in known.items()]
+    if updated_ids:
+        ImageLabel.objects.filter(image_id__in=updated_ids).delete()
+        BoundingBox.objects.filter(image_id__in=updated_ids).delete()
+    _annotations_create(dataset_id=dataset_id, drafts=drafts, ids=ids, origin=origin, origin_id=origin_id, user=user)
+    created_ids = [ids[ref] for ref in refs if ref not in known]
+    return UpsertResult(created_ids=created_ids, updated_ids=updated_ids)
+
+
+def _annotations_create(
+    *,
+    dataset_id: int,
+    drafts: Sequence[DraftLike],
+    ids: dict[str, int],
+    origin: Origin,
+    origin_id: int | None,
+    user: AbstractBaseUser | None,
+) -> None:
+    names = {name for draft in drafts for name in draft.labels} | {box.label for draft in drafts for box in draft.boxes}
+    label_ids, _ = labels_ensure(dataset_id=dataset_id, names=names)
+    provenance: dict[str, Any] = {
+        "origin": origin,
+        "origin_id": origin_id,
+        "created_by": user,
+        "created_at": timezone.now(),
+    }
+    image_labels = []
+    boxes = []
+    for draft in drafts:
+        image_id = ids[draft.source_ref]
+        for name in dict.fromkeys(draft.labels):
+            image_labels.append(ImageLabel(image_id=image_id, label_id=label_ids[name], **provenance))
+        for box in draft.boxes:
+            boxes.append(
+                BoundingBox(
+                    image_id=image_id,
+                    label_id=label_ids[box.label],
+                    left=box.left,
+                    top=box.top,
+                    width=box.width,
+                    height=box.height,
+                    confidence=box.confidence,
+                    **provenance,
+                )
+            )
+    ImageLabel.objects.bulk_create(image_labels, batch_size=BATCH_SIZE)
+    BoundingBox.objects.bulk_create(boxes, batch_size=BATCH_SIZE)

@@ -1,0 +1,46 @@
+"""Import jobs API: progress, line errors, cancel."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.pagination import IdCursorPagination
+from importers import services
+from importers.models import ImportJob, ImportLineError
+from importers.serializers import ImportJobOutputSerializer, ImportLineErrorSerializer
+from projects.api_base import ProjectScopedApi
+from projects.permissions import Capability
+
+
+class ImportJobScopedApi(ProjectScopedApi):
+    def get_job(self, job_id: int) -> ImportJob:
+        job, _ = self.get_member_object(ImportJob.objects.all(), job_id, project_path="dataset__project")
+        return job
+
+
+class ImportJobDetailApi(ImportJobScopedApi):
+    capabilities = {"get": Capability.READ}
+
+    @extend_schema(responses={200: ImportJobOutputSerializer})
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(ImportJobOutputSerializer(self.get_job(job_id)).data)
+
+
+class ImportJobErrorsApi(ImportJobScopedApi):
+    capabilities = {"get": Capability.READ}
+
+    @extend_schema(responses={200: ImportLineErrorSerializer(many=True)})
+    def get(self, request: Request, job_id: int) -> Response:
+        job = self.get_job(job_id)
+        paginator = IdCursorPagination()
+        page = paginator.paginate_queryset(ImportLineError.objects.filter(job=job), request, view=self)
+        return paginator.get_paginated_response(ImportLineErrorSerializer(page, many=True).data)
+
+
+class ImportJobCancelApi(ImportJobScopedApi):
+    capabilities = {"post": Capability.DATASETS_MANAGE}
+
+    @extend_schema(request=None, responses={200: ImportJobOutputSerializer})
+    def post(self, request: Request, job_id: int) -> Response:
+        job = services.import_cancel(job_id=self.get_job(job_id).pk)
+        return Response(ImportJobOutputSerializer(job).data)

@@ -1,0 +1,42 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from importers.models import ImportJob, ImportLineError
+
+
+class ImportCountsSerializer(serializers.Serializer):
+    seen = serializers.IntegerField()
+    imported = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportJobOutputSerializer(serializers.ModelSerializer):
+    dataset = serializers.IntegerField(source="dataset_id", read_only=True)
+    counts = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "dataset", "kind", "status", "counts", "error", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(ImportCountsSerializer)
+    def get_counts(self, job: ImportJob) -> dict[str, int]:
+        return {"seen": job.seen, "imported": job.imported, "skipped": job.skipped, "failed": job.failed}
+
+    @extend_schema_field(ImportErrorSerializer(allow_null=True))
+    def get_error(self, job: ImportJob) -> dict[str, str] | None:
+        return {"code": job.error_code, "message": job.error_message} if job.error_code else None
+
+
+class ImportLineErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportLineError
+        fields = ["line", "source_ref", "code", "message"]
+        read_only_fields = fields

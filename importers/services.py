@@ -1,0 +1,125 @@
+"""Import jobs: creating datasets from a source, and running, finishing and canceling their jobs.
+
+A job is claimed with a conditional UPDATE (queued -> running), so two deliveries of its task never run it
+side by side; a redelivered task finds it `running` and resumes it (each source is idempotent).
+"""
+
+import logging
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import Conflict, GroundworkError, InvalidInput
+from datasets.models import Dataset, DatasetStatus, DatasetType
+from datasets.services.copy import dataset_copy_entries
+from datasets.services.datasets import dataset_create
+from importers.models import FINISHED_STATUSES, ImportJob, ImportKind, ImportStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue(job: ImportJob) -> None:
+    from importers.tasks import run_import  # the task module imports this one
+
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+
+
+@transaction.atomic
+def dataset_create_from_source(
+    *,
+    project_id: int,
+    name: str,
+    type: DatasetType,
+    source: dict[str, Any],
+    user: AbstractBaseUser,
+    source_dataset: Dataset | None = None,
+) -> tuple[Dataset, ImportJob | None]:
+    """Create a dataset, empty or filled by an import job that starts once the transaction commits.
+
+    `source_dataset` is the dataset to copy for a source of kind `dataset`, already checked readable by the
+    caller. Raises InvalidInput `dataset_name_taken`, `source_not_supported`.
+    """
+    kind = source.get("kind", "empty")
+    if kind == "empty":
+        return dataset_create(project_id=project_id, name=name, type=type, user=user), None
+    if kind == ImportKind.COPY:
+        assert source_dataset is not None
+        dataset = dataset_create(project_id=project_id, name=name, type=type, user=user, status=DatasetStatus.CREATING)
+        job = ImportJob.objects.create(
+            dataset=dataset,
+            kind=ImportKind.COPY,
+            params={"dataset": source_dataset.pk},
+            creates_dataset=True,
+            created_by=user,
+        )
+        _enqueue(job)
+        return dataset, job
+    raise InvalidInput(
+        f"Datasets cannot be made from a source of kind {kind!r} yet.",
+        code="source_not_supported",
+        fields={"source.kind": "Not supported yet."},
+    )
+
+
+def _claim(job_id: int) -> ImportJob | None:
+    """The job if this delivery may run it: queued (first delivery) or running (a redelivery resumes it)."""
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now()
+    )
+    job = ImportJob.objects.select_related("dataset").filter(pk=job_id).first()
+    if job is None or job.status in FINISHED_STATUSES:
+        return None
+    return job
+
+
+def _finish(job: ImportJob, *, status: ImportStatus, error: GroundworkError | None = None) -> None:
+    job.status = status
+    job.finished_at = timezone.now()
+    if error is not None:
+        job.error_code, job.error_message = error.code, error.message
+    job.save(
+        update_fields=["status", "finished_at", "error_code", "error_message", "seen", "imported", "skipped", "failed"]
+    )
+    dataset_status = DatasetStatus.READY if status == ImportStatus.SUCCEEDED else DatasetStatus.FAILED
+    if status == ImportStatus.CANCELED and not job.creates_dataset:
+        dataset_status = DatasetStatus.READY
+    Dataset.objects.filter(pk=job.dataset_id).update(
+        status=dataset_status, status_message=job.error_message if error else "", updated_at=timezone.now()
+    )
+
+
+def import_run(*, job_id: int) -> dict[str, Any]:
+    """Run (or resume) an import job to its end. Domain errors fail the job with their code; anything else
+    propagates so the task's retry policy sees it."""
+    job = _claim(job_id)
+    if job is None:
+        return {"job": job_id, "status": "not runnable"}
+    try:
+        if job.kind == ImportKind.COPY:
+            copied = dataset_copy_entries(
+                source_id=job.params["dataset"], target_id=job.dataset_id, origin_id=job.pk, user=job.created_by
+            )
+            job.seen = job.imported = copied
+        else:
+            raise InvalidInput(f"Unknown import kind {job.kind!r}.", code="source_not_supported")
+    except GroundworkError as error:
+        logger.info("Import %s failed: %s", job.pk, error.code)
+        _finish(job, status=ImportStatus.FAILED, error=error)
+        return {"job": job.pk, "status": ImportStatus.FAILED, "error": error.code}
+    _finish(job, status=ImportStatus.SUCCEEDED)
+    return {"job": job.pk, "status": ImportStatus.SUCCEEDED, "imported": job.imported}
+
+
+@transaction.atomic
+def import_cancel(*, job_id: int) -> ImportJob:
+    """Ask a job to stop; a queued job stops at once. Raises Conflict `import_finished`."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.status in FINISHED_STATUSES:
+        raise Conflict(f"Import {job.pk} has ended already ({job.status}).", code="import_finished")
+    job.cancel_requested = True
+    job.save(update_fields=["cancel_requested"])
+    if job.status == ImportStatus.QUEUED:
+        _finish(job, status=ImportStatus.CANCELED)
+    return job

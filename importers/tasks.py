@@ -1,0 +1,12 @@
+"""Celery tasks of the importers: thin wrappers that load by id and call one service."""
+
+from typing import Any
+
+from celery import shared_task
+
+from importers import services
+
+
+@shared_task(name="importers.run_import")
+def run_import(job_id: int) -> dict[str, Any]:
+    return services.import_run(job_id=job_id)
