@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import InvalidInput
 from core.pagination import IdCursorPagination, PageNumberPagination
 from core.validation import validated
 from datasets import selectors
@@ -14,6 +15,8 @@ from datasets.serializers import (
     DatasetCreateSerializer,
     DatasetOutputSerializer,
     DatasetUpdateSerializer,
+    DistributeInputSerializer,
+    DistributeOutputSerializer,
     EntryFilterSerializer,
     EntryOutputSerializer,
     EntryUpdateSerializer,
@@ -21,6 +24,7 @@ from datasets.serializers import (
     LabelOutputSerializer,
 )
 from datasets.services import datasets as dataset_services
+from datasets.services import distribute as distribute_services
 from datasets.services import entries as entry_services
 from datasets.services import labels as label_services
 from datasets.validation import BoxInput
@@ -70,6 +74,31 @@ class ProjectDatasetListApi(DatasetScopedApi):
         dataset.import_job = job
         return Response(
             DatasetCreatedSerializer(dataset).data, status=status.HTTP_202_ACCEPTED if job else status.HTTP_201_CREATED
+        )
+
+
+class DistributeApi(DatasetScopedApi):
+    capabilities = {"post": Capability.DATASETS_MANAGE}
+
+    @extend_schema(request=DistributeInputSerializer, responses={200: DistributeOutputSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project, _ = self.get_project(project_id)
+        data = validated(DistributeInputSerializer, request.data)
+        training, _ = member_get(
+            Dataset.objects.all(), pk=data["training_dataset"], user=request.user, capability=Capability.READ
+        )
+        test, _ = member_get(
+            Dataset.objects.all(), pk=data["test_dataset"], user=request.user, capability=Capability.READ
+        )
+        if project.pk not in (training.project_id, test.project_id):
+            raise InvalidInput("The datasets do not belong to this project.", code="datasets_in_different_projects")
+        moved = distribute_services.datasets_distribute(
+            training_id=training.pk, test_id=test.pk, fraction=data["test_fraction"], seed=data["seed"]
+        )
+        training.refresh_from_db()
+        test.refresh_from_db()
+        return Response(
+            DistributeOutputSerializer({"moved": moved, "training_dataset": training, "test_dataset": test}).data
         )
 
 

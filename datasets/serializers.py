@@ -159,3 +159,16 @@ class DatasetCreatedSerializer(DatasetOutputSerializer):
         fields = super().get_fields()
         fields["import"] = ImportJobOutputSerializer(source="import_job", allow_null=True, read_only=True)
         return fields
+
+
+class DistributeInputSerializer(serializers.Serializer):
+    training_dataset = serializers.IntegerField()
+    test_dataset = serializers.IntegerField()
+    test_fraction = serializers.FloatField(required=False, default=0.2, min_value=0.01, max_value=0.99)
+    seed = serializers.IntegerField(required=False, default=0)
+
+
+class DistributeOutputSerializer(serializers.Serializer):
+    moved = serializers.IntegerField()
+    training_dataset = DatasetOutputSerializer()
+    test_dataset = DatasetOutputSerializer()

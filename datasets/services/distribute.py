@@ -1,0 +1,93 @@
+"""Distributing a training dataset's entries into an empty test dataset (DistributeDatasetEntries)."""
+
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.errors import Conflict, InvalidInput
+from datasets.models import BoundingBox, Dataset, DatasetType, Image, ImageLabel, Label
+from datasets.services.datasets import ensure_not_busy
+from datasets.services.entries_bulk import BATCH_SIZE, labels_ensure
+from datasets.services.stats import dataset_lock, dataset_refresh_stats
+from datasets.split import plan_split
+
+INSUFFICIENT = "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE"
+
+
+def _check(training: Dataset, test: Dataset) -> None:
+    if training.pk == test.pk:
+        raise InvalidInput("The training and test datasets must differ.", code="same_dataset")
+    if training.project_id != test.project_id:
+        raise InvalidInput("Both datasets must belong to the same project.", code="datasets_in_different_projects")
+    if training.type != DatasetType.TRAIN or test.type != DatasetType.TEST:
+        raise InvalidInput(
+            f"Entries move from a training dataset to a test dataset ({training.name!r} is {training.type}, "
+            f"{test.name!r} is {test.type}).",
+            code="wrong_dataset_type",
+        )
+    ensure_not_busy(training)
+    ensure_not_busy(test)
+    if Image.objects.filter(dataset_id=test.pk).exists():
+        raise Conflict(f"The test dataset {test.name!r} must be empty.", code="test_dataset_not_empty")
+
+
+def _labels_of_entries(training_id: int) -> dict[int, set[int]]:
+    labels_of: dict[int, set[int]] = {
+        pk: set()
+        for pk in Image.objects.filter(dataset_id=training_id).values_list("pk", flat=True).iterator(chunk_size=10_000)
+    }
+    links = ImageLabel.objects.filter(label__dataset_id=training_id).values_list("image_id", "label_id")
+    boxes = BoundingBox.objects.filter(label__dataset_id=training_id).values_list("image_id", "label_id").distinct()
+    for rows in (links, boxes):
+        for image_id, label_id in rows.iterator(chunk_size=10_000):
+            labels_of[image_id].add(label_id)
+    return labels_of
+
+
+@transaction.atomic
+def datasets_distribute(*, training_id: int, test_id: int, fraction: float = 0.2, seed: int = 0) -> int:
+    """Move `fraction` of the training entries (with their labels and boxes) into the empty test dataset,
+    stratified so that every label with two or more entries ends up on both sides. Returns how many moved.
+
+    Raises InvalidInput (`same_dataset`, `datasets_in_different_projects`, `wrong_dataset_type`),
+    Conflict (`test_dataset_not_empty`, `dataset_busy`, `ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE`).
+    """
+    first, second = sorted([training_id, test_id])
+    locked = {first: dataset_lock(dataset_id=first), second: dataset_lock(dataset_id=second)}  # id order: no deadlock
+    training, test = locked[training_id], locked[test_id]
+    _check(training, test)
+
+    labels_of = _labels_of_entries(training_id)
+    per_label = defaultdict(int)
+    for labels in labels_of.values():
+        for label in labels:
+            per_label[label] += 1
+    if sum(1 for labels in labels_of.values() if labels) < 2 or max(per_label.values(), default=0) < 2:
+        raise Conflict(
+            f"The training dataset {training.name!r} needs at least one label on two or more entries to be split.",
+            code=INSUFFICIENT,
+        )
+    moving = sorted(plan_split(labels_of, fraction=fraction, seed=seed))
+    _move(training_id=training_id, test_id=test_id, image_ids=moving)
+    dataset_refresh_stats(dataset_id=training_id)
+    dataset_refresh_stats(dataset_id=test_id)
+    return len(moving)
+
+
+def _move(*, training_id: int, test_id: int, image_ids: list[int]) -> None:
+    now = timezone.now()
+    for start in range(0, len(image_ids), BATCH_SIZE):
+        batch = image_ids[start : start + BATCH_SIZE]
+        Image.objects.filter(dataset_id=training_id, pk__in=batch).update(dataset_id=test_id, updated_at=now)
+    moved = Image.objects.filter(dataset_id=test_id).values("pk")
+    linked = ImageLabel.objects.filter(image_id__in=moved).values("label_id")
+    boxed = BoundingBox.objects.filter(image_id__in=moved).values("label_id")
+    used = Label.objects.filter(Q(pk__in=linked) | Q(pk__in=boxed), dataset_id=training_id).values_list("pk", "name")
+    old_names = dict(used)
+    new_ids, _ = labels_ensure(dataset_id=test_id, names=old_names.values())
+    # Labels are rows of their dataset: the moved links and boxes now point at the test dataset's twins.
+    for old_id, name in old_names.items():
+        ImageLabel.objects.filter(label_id=old_id, image_id__in=moved).update(label_id=new_ids[name])
+        BoundingBox.objects.filter(label_id=old_id, image_id__in=moved).update(label_id=new_ids[name])
