@@ -140,7 +140,7 @@ class EntryListApi(DatasetScopedApi):
         filters = validated(EntryFilterSerializer, request.query_params)
         entries = selectors.dataset_entries(dataset_id=dataset.pk, **filters)
         paginator = IdCursorPagination()
-        page = paginator.paginate_queryset(entries, request, view=self)
+        page = selectors.entries_annotate(paginator.paginate_queryset(entries, request, view=self))
         return paginator.get_paginated_response(EntryOutputSerializer(page, many=True).data)
 
 

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
@@ -27,7 +27,7 @@ def dataset_entries(
     has_errors: bool | None = None,
 ) -> QuerySet[Image]:
     """Entries of a dataset matching every filter given; `contains_labels` matches any of the names, as an
-    image-level label or on a box. Labels and boxes are prefetched (two more queries per page)."""
+    image-level label or on a box. Pass the page through `entries_annotate` before serializing it."""
     entries = Image.objects.filter(dataset_id=dataset_id)
     if labeled is not None:
         entries = entries.filter(is_labeled=labeled)
@@ -40,10 +40,38 @@ def dataset_entries(
         with_label = ImageLabel.objects.filter(label_id__in=label_ids).values("image_id")
         with_box = BoundingBox.objects.filter(label_id__in=label_ids).values("image_id")
         entries = entries.filter(Q(pk__in=with_label) | Q(pk__in=with_box))
-    return entries.prefetch_related(
-        Prefetch("image_labels", queryset=ImageLabel.objects.select_related("label").order_by("id")),
-        Prefetch("boxes", queryset=BoundingBox.objects.select_related("label").order_by("id")),
-    )
+    return entries.only(*ENTRY_FIELDS)
+
+
+ENTRY_FIELDS = [
+    "id", "dataset_id", "source_ref", "storage_name", "width", "height", "format", "orientation",
+    "thumbnail_name", "errors", "updated_at",
+]  # fmt: skip
+
+
+def entries_annotate(entries: Sequence[Image]) -> Sequence[Image]:
+    """Attach `label_names` and `box_rows` to a page of entries in two queries, as plain tuples.
+
+    Cheaper than prefetching model instances: a page of 500 entries carries about 1,500 labels and boxes.
+    """
+    ids = [entry.pk for entry in entries]
+    names: dict[int, list[str]] = {pk: [] for pk in ids}
+    boxes: dict[int, list[tuple]] = {pk: [] for pk in ids}
+    if ids:
+        links = ImageLabel.objects.filter(image_id__in=ids).order_by("id").values_list("image_id", "label__name")
+        for image_id, name in links:
+            names[image_id].append(name)
+        rows = (
+            BoundingBox.objects.filter(image_id__in=ids)
+            .order_by("id")
+            .values_list("image_id", "id", "label__name", "left", "top", "width", "height")
+        )
+        for image_id, *box in rows:
+            boxes[image_id].append(tuple(box))
+    for entry in entries:
+        entry.label_names = names[entry.pk]
+        entry.box_rows = boxes[entry.pk]
+    return entries
 
 
 def entry_get(*, dataset_id: int, entry_id: int) -> Image:
@@ -51,7 +79,7 @@ def entry_get(*, dataset_id: int, entry_id: int) -> Image:
     entry = dataset_entries(dataset_id=dataset_id).filter(pk=entry_id).first()
     if entry is None:
         raise NotFound(f"Entry {entry_id} not found in dataset {dataset_id}.")
-    return entry
+    return entries_annotate([entry])[0]
 
 
 def dataset_labels_with_counts(*, dataset_id: int) -> QuerySet[Label]:
