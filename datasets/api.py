@@ -30,7 +30,7 @@ from datasets.services import labels as label_services
 from datasets.validation import BoxInput
 from importers import services as import_services
 from projects.api_base import ProjectScopedApi
-from projects.permissions import Capability, member_get
+from projects.permissions import Capability
 
 
 class DatasetScopedApi(ProjectScopedApi):
@@ -57,12 +57,12 @@ class ProjectDatasetListApi(DatasetScopedApi):
         project, _ = self.get_project(project_id)
         data = validated(DatasetCreateSerializer, request.data)
         source = data["source"]
-        source_dataset = None
-        if source["kind"] == "dataset":
-            # Copying needs only the right to read the source, which may lie in another of the caller's projects.
-            source_dataset, _ = member_get(
-                Dataset.objects.all(), pk=source["dataset"], user=request.user, capability=Capability.READ
-            )
+        # Copying needs only the right to read the source, which may lie in another of the caller's projects.
+        source_dataset = (
+            selectors.dataset_readable_by(user=request.user, dataset_id=source["dataset"])
+            if source["kind"] == "dataset"
+            else None
+        )
         dataset, job = import_services.dataset_create_from_source(
             project_id=project.pk,
             name=data["name"],
@@ -84,12 +84,8 @@ class DistributeApi(DatasetScopedApi):
     def post(self, request: Request, project_id: int) -> Response:
         project, _ = self.get_project(project_id)
         data = validated(DistributeInputSerializer, request.data)
-        training, _ = member_get(
-            Dataset.objects.all(), pk=data["training_dataset"], user=request.user, capability=Capability.READ
-        )
-        test, _ = member_get(
-            Dataset.objects.all(), pk=data["test_dataset"], user=request.user, capability=Capability.READ
-        )
+        training = selectors.dataset_readable_by(user=request.user, dataset_id=data["training_dataset"])
+        test = selectors.dataset_readable_by(user=request.user, dataset_id=data["test_dataset"])
         if project.pk not in (training.project_id, test.project_id):
             raise InvalidInput("The datasets do not belong to this project.", code="datasets_in_different_projects")
         moved = distribute_services.datasets_distribute(

@@ -3,12 +3,11 @@
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label
-from projects.permissions import member_filter
+from projects.permissions import Capability, member_filter, member_get
 
 
 def datasets_visible_to(*, user: AbstractBaseUser, project_id: int | None = None) -> QuerySet[Dataset]:
@@ -83,41 +82,8 @@ def entry_get(*, dataset_id: int, entry_id: int) -> Image:
 
 
 def dataset_labels_with_counts(*, dataset_id: int) -> QuerySet[Label]:
-    """Labels with `entry_count` (entries that use the label, as an image-level label or on a box) and
-    `bounding_box_count` (entries with a box of the label, as the reference service counts it). Every count
-    runs on the (label, image) indexes, never over the dataset's entries."""
-    linked = (
-        ImageLabel.objects.filter(label_id=OuterRef("pk"))
-        .order_by()
-        .values("label_id")
-        .annotate(n=Count("image_id"))
-        .values("n")
-    )
-    boxed = (
-        BoundingBox.objects.filter(label_id=OuterRef("pk"))
-        .order_by()
-        .values("label_id")
-        .annotate(n=Count("image_id", distinct=True))
-        .values("n")
-    )
-    linked_too = ImageLabel.objects.filter(label_id=OuterRef("label_id"), image_id=OuterRef("image_id"))
-    boxed_only = (
-        BoundingBox.objects.filter(label_id=OuterRef("pk"))
-        .exclude(Exists(linked_too))
-        .order_by()
-        .values("label_id")
-        .annotate(n=Count("image_id", distinct=True))
-        .values("n")
-    )
-
-    def count(subquery: QuerySet) -> Coalesce:
-        return Coalesce(Subquery(subquery, output_field=IntegerField()), Value(0))
-
-    return (
-        Label.objects.filter(dataset_id=dataset_id)
-        .annotate(bounding_box_count=count(boxed), entry_count=count(linked) + count(boxed_only))
-        .order_by("name")
-    )
+    """Labels with `entry_count` and `bounding_box_count`, stored and kept exact by the services."""
+    return Label.objects.filter(dataset_id=dataset_id).order_by("name")
 
 
 def label_get_with_counts(*, dataset_id: int, name: str) -> Label:
@@ -126,3 +92,9 @@ def label_get_with_counts(*, dataset_id: int, name: str) -> Label:
     if label is None:
         raise NotFound(f"The dataset has no label {name!r}.")
     return label
+
+
+def dataset_readable_by(*, user: AbstractBaseUser, dataset_id: int) -> Dataset:
+    """A dataset of any of the user's projects (the source of a copy). Raises NotFound."""
+    dataset, _ = member_get(Dataset.objects.all(), pk=dataset_id, user=user, capability=Capability.READ)
+    return dataset

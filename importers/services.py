@@ -16,6 +16,8 @@ from datasets.models import Dataset, DatasetStatus, DatasetType
 from datasets.services.copy import dataset_copy_entries
 from datasets.services.datasets import dataset_create
 from importers.models import FINISHED_STATUSES, ImportJob, ImportKind, ImportStatus
+from projects.models import Project
+from projects.services import project_create
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,28 @@ def dataset_create_from_source(
         code="source_not_supported",
         fields={"source.kind": "Not supported yet."},
     )
+
+
+@transaction.atomic
+def project_create_with_training_dataset(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    description: str,
+    training_dataset: dict[str, Any],
+    source_dataset: Dataset | None = None,
+) -> tuple[Project, Dataset, ImportJob | None]:
+    """Create a project and its first training dataset (and the import that fills it) in one transaction."""
+    project = project_create(user=user, name=name, description=description)
+    dataset, job = dataset_create_from_source(
+        project_id=project.pk,
+        name=training_dataset["name"],
+        type=DatasetType.TRAIN,
+        source=training_dataset["source"],
+        user=user,
+        source_dataset=source_dataset,
+    )
+    return project, dataset, job
 
 
 def _claim(job_id: int) -> ImportJob | None:

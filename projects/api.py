@@ -8,6 +8,8 @@ from rest_framework.views import APIView
 
 from core.pagination import PageNumberPagination
 from core.validation import validated
+from datasets.selectors import dataset_readable_by
+from importers import services as import_services
 from projects import selectors, services
 from projects.api_base import ProjectScopedApi
 from projects.models import Role
@@ -16,6 +18,7 @@ from projects.serializers import (
     MembershipCreateSerializer,
     MembershipOutputSerializer,
     MembershipUpdateSerializer,
+    ProjectCreatedSerializer,
     ProjectCreateSerializer,
     ProjectOutputSerializer,
     ProjectUpdateSerializer,
@@ -29,11 +32,24 @@ class ProjectListCreateApi(APIView):
         page = paginator.paginate_queryset(selectors.projects_visible_to(user=request.user), request, view=self)
         return paginator.get_paginated_response(ProjectOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectOutputSerializer})
+    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectCreatedSerializer})
     def post(self, request: Request) -> Response:
-        project = services.project_create(user=request.user, **validated(ProjectCreateSerializer, request.data))
-        project.my_role = Role.OWNER
-        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+        data = dict(validated(ProjectCreateSerializer, request.data))
+        training = data.pop("training_dataset", None)
+        if training is None:
+            project, dataset, job = services.project_create(user=request.user, **data), None, None
+        else:
+            source = training["source"]
+            source_dataset = (
+                dataset_readable_by(user=request.user, dataset_id=source["dataset"])
+                if source["kind"] == "dataset"
+                else None
+            )
+            project, dataset, job = import_services.project_create_with_training_dataset(
+                user=request.user, training_dataset=training, source_dataset=source_dataset, **data
+            )
+        project.my_role, project.training_dataset, project.import_job = Role.OWNER, dataset, job
+        return Response(ProjectCreatedSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailApi(ProjectScopedApi):

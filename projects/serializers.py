@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from core.fields import CodedChoiceField
+from datasets.serializers import DatasetOutputSerializer, SourceSerializer
 from projects.models import Membership, Project, Role
 
 
@@ -15,9 +16,27 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TrainingDatasetSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    source = SourceSerializer(required=False, default={"kind": "empty"})
+
+
 class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+    training_dataset = TrainingDatasetSerializer(required=False, help_text="Create the first training dataset too")
+
+
+class ProjectCreatedSerializer(ProjectOutputSerializer):
+    """A new project; with `training_dataset` and its `import` when one was asked for."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        from importers.serializers import ImportJobOutputSerializer  # importers build on projects
+
+        fields = super().get_fields()
+        fields["training_dataset"] = DatasetOutputSerializer(read_only=True, allow_null=True)
+        fields["import"] = ImportJobOutputSerializer(source="import_job", read_only=True, allow_null=True)
+        return fields
 
 
 class ProjectUpdateSerializer(serializers.Serializer):

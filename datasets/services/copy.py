@@ -19,8 +19,9 @@ def _copy_statements() -> list[str]:
     image_label, box = ImageLabel._meta.db_table, BoundingBox._meta.db_table
     provenance = "origin, origin_id, created_by_id, created_at"
     return [
-        f"""INSERT INTO {label} (dataset_id, name, created_at)
-            SELECT %(target)s, name, created_at FROM {label} WHERE dataset_id = %(source)s ORDER BY id""",
+        f"""INSERT INTO {label} (dataset_id, name, entry_count, bounding_box_count, created_at)
+            SELECT %(target)s, name, entry_count, bounding_box_count, created_at
+            FROM {label} WHERE dataset_id = %(source)s ORDER BY id""",
         f"""INSERT INTO {image} (dataset_id, source_ref, storage_name, width, height, format, byte_size,
                 orientation, thumbnail_name, errors, has_errors, is_labeled, updated_at, {provenance})
             SELECT %(target)s, source_ref, storage_name, width, height, format, byte_size, orientation,

@@ -1,6 +1,6 @@
 """Distributing a training dataset's entries into an empty test dataset (DistributeDatasetEntries)."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from django.db import transaction
 from django.db.models import Case, Q, Value, When
@@ -10,6 +10,7 @@ from core.errors import Conflict, InvalidInput
 from datasets.models import BoundingBox, Dataset, DatasetType, Image, ImageLabel, Label
 from datasets.services.datasets import ensure_not_busy
 from datasets.services.entries_bulk import BATCH_SIZE, labels_ensure
+from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
 from datasets.split import plan_split
 
@@ -90,6 +91,16 @@ def _move(*, training_id: int, test_id: int, image_ids: list[int]) -> None:
     new_ids, _ = labels_ensure(dataset_id=test_id, names=old_ids)
     if not old_ids:
         return
+    # The moved entries' share of each label's counts goes with them, from the training label to its twin.
+    moved_using, moved_boxed = contributions_of(moved)
+    twin_of = {old_ids[name]: new_ids[name] for name in old_ids}
+    label_counts_apply(add_contributions((Counter(), Counter()), (moved_using, moved_boxed), sign=-1))
+    label_counts_apply(
+        (
+            Counter({twin_of[label]: n for label, n in moved_using.items()}),
+            Counter({twin_of[label]: n for label, n in moved_boxed.items()}),
+        )
+    )
     # Labels are rows of their dataset: point the moved links and boxes at the test dataset's twins, in one
     # statement per table (at most a few hundred labels in the CASE).
     twin = Case(*[When(label_id=old_ids[name], then=Value(new_ids[name])) for name in old_ids])

@@ -1,5 +1,6 @@
 """Changing single entries: a person's edit of labels and boxes, and deleting an entry."""
 
+from collections import Counter
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,6 +12,7 @@ from django.utils import timezone
 from core.errors import NotFound
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Origin
 from datasets.services.entries_bulk import labels_ensure
+from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
 from datasets.services.stats import dataset_lock, entries_refresh_is_labeled
 from datasets.validation import BoxInput, clean_boxes, clean_label_names
 
@@ -47,6 +49,7 @@ def entry_update(
     )
     names = [*(clean_labels or []), *(box.label for box in clean_box_list or [])]
     label_ids, labels_created = labels_ensure(dataset_id=dataset_id, names=names)
+    before = contributions_of([entry.pk])
     provenance = {"origin": origin, "origin_id": origin_id, "created_by": user, "created_at": timezone.now()}
     if clean_labels is not None:
         ImageLabel.objects.filter(image_id=entry.pk).delete()
@@ -70,6 +73,7 @@ def entry_update(
                 for box in clean_box_list
             ]
         )
+    label_counts_apply(add_contributions(contributions_of([entry.pk]), before, sign=-1))
     was_labeled = entry.is_labeled
     entries_refresh_is_labeled(dataset_id=dataset_id, image_ids=[entry.pk])
     Image.objects.filter(pk=entry.pk).update(updated_at=timezone.now())
@@ -87,6 +91,7 @@ def entry_delete(*, dataset_id: int, entry_id: int) -> None:
     """Delete an entry with its labels and boxes; its stored image and thumbnail go once the change commits."""
     dataset, entry = _locked_entry(dataset_id=dataset_id, entry_id=entry_id)
     stored = [name for name in (entry.storage_name, entry.thumbnail_name) if name]
+    label_counts_apply(add_contributions((Counter(), Counter()), contributions_of([entry.pk]), sign=-1))
     entry.delete()
     Dataset.objects.filter(pk=dataset.pk).update(
         total_entries=F("total_entries") - 1,

@@ -4,6 +4,7 @@ Used by UpdateDatasetEntries, every importer and copies. Callers hold `dataset_l
 once at the end (not per batch).
 """
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from datasets.models import BoundingBox, Image, ImageLabel, Label, Origin
+from datasets.services.label_counts import Contributions, add_contributions, contributions_of, label_counts_apply
 
 BATCH_SIZE = 2000
 
@@ -130,10 +132,14 @@ def entries_upsert(
     )
     ids = dict(Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs).values_list("source_ref", "id"))
     updated_ids = [pk for ref, (pk, _, _) in known.items()]
+    before = contributions_of(updated_ids) if updated_ids else (Counter(), Counter())
     if updated_ids:
         ImageLabel.objects.filter(image_id__in=updated_ids).delete()
         BoundingBox.objects.filter(image_id__in=updated_ids).delete()
-    _annotations_create(dataset_id=dataset_id, drafts=drafts, ids=ids, origin=origin, origin_id=origin_id, user=user)
+    after = _annotations_create(
+        dataset_id=dataset_id, drafts=drafts, ids=ids, origin=origin, origin_id=origin_id, user=user
+    )
+    label_counts_apply(add_contributions(after, before, sign=-1))
     created_ids = [ids[ref] for ref in refs if ref not in known]
     return UpsertResult(created_ids=created_ids, updated_ids=updated_ids)
 
@@ -146,7 +152,8 @@ def _annotations_create(
     origin: Origin,
     origin_id: int | None,
     user: AbstractBaseUser | None,
-) -> None:
+) -> Contributions:
+    """Create the drafts' links and boxes; returns what they contribute to their labels' counts."""
     names = {name for draft in drafts for name in draft.labels} | {box.label for draft in drafts for box in draft.boxes}
     label_ids, _ = labels_ensure(dataset_id=dataset_id, names=names)
     provenance: dict[str, Any] = {
@@ -157,8 +164,12 @@ def _annotations_create(
     }
     image_labels = []
     boxes = []
+    using, boxed = Counter(), Counter()
     for draft in drafts:
         image_id = ids[draft.source_ref]
+        box_labels = {label_ids[box.label] for box in draft.boxes}
+        using.update(box_labels | {label_ids[name] for name in draft.labels})
+        boxed.update(box_labels)
         for name in dict.fromkeys(draft.labels):
             image_labels.append(ImageLabel(image_id=image_id, label_id=label_ids[name], **provenance))
         for box in draft.boxes:
@@ -176,3 +187,4 @@ def _annotations_create(
             )
     ImageLabel.objects.bulk_create(image_labels, batch_size=BATCH_SIZE)
     BoundingBox.objects.bulk_create(boxes, batch_size=BATCH_SIZE)
+    return using, boxed

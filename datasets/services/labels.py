@@ -5,6 +5,7 @@ from django.db.models import Exists, OuterRef
 
 from core.errors import Conflict, NotFound
 from datasets.models import BoundingBox, ImageLabel, Label
+from datasets.services.label_counts import labels_recount
 from datasets.services.stats import dataset_lock, dataset_refresh_stats, entries_refresh_is_labeled
 from datasets.validation import clean_label_name
 
@@ -46,6 +47,7 @@ def label_rename(*, dataset_id: int, name: str, new_name: str) -> Label:
     ImageLabel.objects.filter(label_id=label.pk).exclude(Exists(already_on_target)).update(label_id=target.pk)
     BoundingBox.objects.filter(label_id=label.pk).update(label_id=target.pk)
     label.delete()  # the links still on it were duplicates of the target's
+    labels_recount(dataset_id=dataset_id, label_ids=[target.pk])
     dataset_refresh_stats(dataset_id=dataset_id)
     return target
 

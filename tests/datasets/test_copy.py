@@ -5,7 +5,7 @@ import pytest
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label
 from datasets.services.copy import dataset_copy_entries
 from projects import services as project_services
-from tests.fixtures.datasets import Box, Draft, Error, make_dataset
+from tests.fixtures.datasets import Box, Draft, Error, assert_counts_true, make_dataset
 
 SOURCE_DRAFTS = [
     Draft("s3://b/1.jpg", labels=["cat"]),
@@ -43,6 +43,7 @@ def test_copy_reproduces_every_entry_label_and_box(project_with_roles):
     assert copied == 5
     assert snapshot(target) == snapshot(source)
     assert set(Image.objects.filter(dataset=target).values_list("origin", flat=True)) == {"copy"}
+    assert_counts_true(target)
 
 
 @pytest.mark.django_db

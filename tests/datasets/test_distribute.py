@@ -2,7 +2,7 @@ import pytest
 
 from datasets.models import BoundingBox, Image, ImageLabel
 from projects import services as project_services
-from tests.fixtures.datasets import Box, Draft, make_dataset
+from tests.fixtures.datasets import Box, Draft, assert_counts_true, make_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -51,9 +51,8 @@ def test_moves_a_fifth_balanced_per_label(project_with_roles):
     # Moved links and boxes point at the test dataset's own labels.
     assert not ImageLabel.objects.filter(image__dataset=test).exclude(label__dataset=test).exists()
     assert not BoundingBox.objects.filter(image__dataset=test).exclude(label__dataset=test).exists()
-    for dataset in (training, test):
-        dataset.refresh_from_db()
-        assert dataset.labeled_entries == Image.objects.filter(dataset=dataset, is_labeled=True).count()
+    assert_counts_true(training)
+    assert_counts_true(test)
 
 
 def test_same_seed_same_split(project_with_roles):

@@ -1,7 +1,7 @@
 import pytest
 
 from datasets.models import BoundingBox, Image, ImageLabel, Label
-from tests.fixtures.datasets import Box, Draft, make_dataset
+from tests.fixtures.datasets import Box, Draft, assert_counts_true, make_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +98,7 @@ def test_renaming_onto_an_existing_label_merges(project_with_roles, pets):
     assert ImageLabel.objects.filter(label=cat).count() == 3  # 2.jpg had both: one link is kept
     assert BoundingBox.objects.filter(label=cat).count() == 2
     assert stats(pets) == {**before, "labels": before["labels"] - 1}
+    assert_counts_true(pets)
 
 
 def test_label_names_with_slashes_and_unicode(project_with_roles, pets):
@@ -119,6 +120,7 @@ def test_delete_removes_the_label_from_every_entry(project_with_roles, pets):
     assert Image.objects.get(dataset=pets, source_ref="s3://b/4.jpg").is_labeled is False
     assert Image.objects.get(dataset=pets, source_ref="s3://b/5.jpg").is_labeled is False
     assert stats(pets) == {"total": 5, "labeled": 3, "labels": 2}
+    assert_counts_true(pets)
 
 
 def test_unknown_label_is_404(project_with_roles, pets):

@@ -115,3 +115,55 @@ def test_patch_with_wrong_types_changes_nothing(project_with_roles):
 
     assert response.status_code == 400
     assert Project.objects.get(pk=project_with_roles.project.id).name == "Echo devices"
+
+
+def test_create_with_an_empty_training_dataset():
+    user = create_user()
+
+    response = token_client(user).post(
+        url(), {"name": "Shelf", "training_dataset": {"name": "train", "source": {"kind": "empty"}}}, format="json"
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["training_dataset"]["name"] == "train"
+    assert body["training_dataset"]["type"] == "train"
+    assert body["training_dataset"]["status"] == "ready"
+    assert body["import"] is None
+
+
+def test_create_with_a_copied_training_dataset_starts_its_import(project_with_roles):
+    from tests.fixtures.datasets import Draft, make_dataset
+
+    source = make_dataset(project_with_roles.project, drafts=[Draft("s3://b/1.jpg", labels=["a"])])
+
+    response = project_with_roles.client("viewer").post(
+        url(),
+        {"name": "Mine", "training_dataset": {"name": "train", "source": {"kind": "dataset", "dataset": source.id}}},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["training_dataset"]["status"] == "creating"
+    assert body["import"]["kind"] == "dataset"
+    assert body["import"]["status"] == "queued"
+
+
+def test_a_bad_training_dataset_creates_no_project():
+    user = create_user()
+
+    response = token_client(user).post(
+        url(), {"name": "Shelf", "training_dataset": {"name": "", "source": {"kind": "empty"}}}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "training_dataset.name" in response.json()["error"]["fields"]
+    assert not Project.objects.exists()
+
+
+def test_without_a_training_dataset_the_fields_are_null():
+    response = token_client(create_user()).post(url(), {"name": "Plain"}, format="json")
+
+    assert response.json()["training_dataset"] is None
+    assert response.json()["import"] is None
