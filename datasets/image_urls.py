@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import boto3
 from botocore.client import BaseClient
+from botocore.config import Config
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
@@ -29,7 +30,8 @@ def url_lifetime_s() -> int:
 @lru_cache(maxsize=8)
 def _s3_client(endpoint_url: str | None, region: str) -> BaseClient:
     # Building a client costs tens of milliseconds: one per process and endpoint.
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+    config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"mode": "standard"})
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
 def server_s3_client() -> BaseClient:

@@ -51,7 +51,14 @@ def clean_label_names(names: Sequence[str]) -> list[str]:
 
 
 def clean_boxes(boxes: Sequence[BoxInput], *, image_width: int | None, image_height: int | None) -> list[BoxInput]:
-    """Boxes of one entry, checked against the image's size when it is known; at most 50."""
+    """Boxes of one entry, inside the image; at most 50. An image of unknown size takes no boxes (a box
+    must be checkable, and the manifest form of boxes needs the image's size)."""
+    if boxes and (image_width is None or image_height is None):
+        raise InvalidInput(
+            "The image's size is not known yet (it has not been probed), so boxes cannot be checked.",
+            code="image_size_unknown",
+            fields={"boxes": "Image size unknown."},
+        )
     if len(boxes) > MAX_BOXES_PER_ENTRY:
         raise InvalidInput(
             f"An entry has at most {MAX_BOXES_PER_ENTRY} boxes; {len(boxes)} were given.",
@@ -68,11 +75,7 @@ def clean_boxes(boxes: Sequence[BoxInput], *, image_width: int | None, image_hei
                 code="invalid_box",
                 fields={field: "Negative or empty."},
             )
-        if (
-            image_width is not None
-            and image_height is not None
-            and (box.left + box.width > image_width or box.top + box.height > image_height)
-        ):
+        if box.left + box.width > image_width or box.top + box.height > image_height:
             raise InvalidInput(
                 f"Box {index} ({box.left}, {box.top}, {box.width}x{box.height}) reaches outside the "
                 f"{image_width}x{image_height} image.",

@@ -269,3 +269,20 @@ def test_deleting_entries_keeps_stats_true(project_with_roles, shelf):
 def test_stats_never_drift_from_the_rows(project_with_roles, shelf):
     assert isinstance(shelf, Dataset)
     assert stats(shelf) == true_stats(shelf) == (5, 3, 1, 2)
+
+
+def test_boxes_on_an_image_of_unknown_size_are_refused(project_with_roles):
+    dataset = make_dataset(
+        project_with_roles.project, drafts=[Draft("s3://b/new.jpg", image_width=None, image_height=None)]
+    )
+    entry = Image.objects.get(dataset=dataset)
+    box = {"label": "can", "left": 0, "top": 0, "width": 5, "height": 5}
+
+    response = project_with_roles.client("owner").patch(entries_url(dataset, entry.id), {"boxes": [box]}, format="json")
+    labels_only = project_with_roles.client("owner").patch(
+        entries_url(dataset, entry.id), {"labels": ["can"]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "image_size_unknown"
+    assert labels_only.status_code == 200
