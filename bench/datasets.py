@@ -70,6 +70,7 @@ def build_dataset(entries: int, labels: int) -> dict:
 
     from datasets.models import BoundingBox, Image, ImageLabel, Label
     from datasets.services.datasets import dataset_create
+    from datasets.services.label_counts import labels_recount
     from datasets.services.stats import dataset_refresh_stats
     from projects.services import project_create
 
@@ -82,8 +83,8 @@ def build_dataset(entries: int, labels: int) -> dict:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {label} (dataset_id, name, created_at) "
-            f"SELECT %s, 'label-' || lpad(n::text, 3, '0'), now() FROM generate_series(0, %s - 1) n",
+            f"INSERT INTO {label} (dataset_id, name, entry_count, bounding_box_count, created_at) "
+            f"SELECT %s, 'label-' || lpad(n::text, 3, '0'), 0, 0, now() FROM generate_series(0, %s - 1) n",
             [dataset.pk, labels],
         )
         cursor.execute(f"SELECT min(id) FROM {label} WHERE dataset_id = %s", [dataset.pk])
@@ -122,6 +123,7 @@ def build_dataset(entries: int, labels: int) -> dict:
         )
         cursor.execute("ANALYZE")
     dataset_refresh_stats(dataset_id=dataset.pk)
+    labels_recount(dataset_id=dataset.pk)
     dataset.refresh_from_db()
     log(f"built {dataset.total_entries} entries in {time.perf_counter() - started:.1f}s")
     return {"project": project.pk, "dataset": dataset.pk, "token": token, "user": user}

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import InvalidInput
-from core.pagination import IdCursorPagination, PageNumberPagination
+from core.pagination import IdCursorPagination, paginated_response
 from core.validation import validated
 from datasets import selectors
 from datasets.models import Dataset
@@ -45,10 +45,8 @@ class ProjectDatasetListApi(DatasetScopedApi):
     @extend_schema(responses={200: DatasetOutputSerializer(many=True)})
     def get(self, request: Request, project_id: int) -> Response:
         project, _ = self.get_project(project_id)
-        paginator = PageNumberPagination()
         datasets = selectors.datasets_visible_to(user=request.user, project_id=project.pk)
-        page = paginator.paginate_queryset(datasets, request, view=self)
-        return paginator.get_paginated_response(DatasetOutputSerializer(page, many=True).data)
+        return paginated_response(self, datasets, DatasetOutputSerializer)
 
     @extend_schema(
         request=DatasetCreateSerializer, responses={201: DatasetCreatedSerializer, 202: DatasetCreatedSerializer}
@@ -135,9 +133,9 @@ class EntryListApi(DatasetScopedApi):
         dataset = self.get_dataset(dataset_id)
         filters = validated(EntryFilterSerializer, request.query_params)
         entries = selectors.dataset_entries(dataset_id=dataset.pk, **filters)
-        paginator = IdCursorPagination()
-        page = selectors.entries_annotate(paginator.paginate_queryset(entries, request, view=self))
-        return paginator.get_paginated_response(EntryOutputSerializer(page, many=True).data)
+        return paginated_response(
+            self, entries, EntryOutputSerializer, paginator_class=IdCursorPagination, prepare=selectors.entries_annotate
+        )
 
 
 class EntryDetailApi(DatasetScopedApi):
@@ -175,9 +173,9 @@ class LabelListApi(DatasetScopedApi):
     @extend_schema(responses={200: LabelOutputSerializer(many=True)})
     def get(self, request: Request, dataset_id: int) -> Response:
         dataset = self.get_dataset(dataset_id)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.dataset_labels_with_counts(dataset_id=dataset.pk), request, self)
-        return paginator.get_paginated_response(LabelOutputSerializer(page, many=True).data)
+        return paginated_response(
+            self, selectors.dataset_labels_with_counts(dataset_id=dataset.pk), LabelOutputSerializer
+        )
 
     @extend_schema(request=LabelInputSerializer, responses={201: LabelOutputSerializer})
     def post(self, request: Request, dataset_id: int) -> Response:

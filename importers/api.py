@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.pagination import IdCursorPagination
+from core.pagination import IdCursorPagination, paginated_response
 from importers import services
 from importers.models import ImportJob, ImportLineError
 from importers.serializers import ImportJobOutputSerializer, ImportLineErrorSerializer
@@ -32,9 +32,8 @@ class ImportJobErrorsApi(ImportJobScopedApi):
     @extend_schema(responses={200: ImportLineErrorSerializer(many=True)})
     def get(self, request: Request, job_id: int) -> Response:
         job = self.get_job(job_id)
-        paginator = IdCursorPagination()
-        page = paginator.paginate_queryset(ImportLineError.objects.filter(job=job), request, view=self)
-        return paginator.get_paginated_response(ImportLineErrorSerializer(page, many=True).data)
+        errors = ImportLineError.objects.filter(job=job)
+        return paginated_response(self, errors, ImportLineErrorSerializer, paginator_class=IdCursorPagination)
 
 
 class ImportJobCancelApi(ImportJobScopedApi):

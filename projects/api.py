@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.pagination import PageNumberPagination
+from core.pagination import paginated_response
 from core.validation import validated
 from datasets.selectors import dataset_readable_by
 from importers import services as import_services
@@ -28,9 +28,7 @@ from projects.serializers import (
 class ProjectListCreateApi(APIView):
     @extend_schema(responses={200: ProjectOutputSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.projects_visible_to(user=request.user), request, view=self)
-        return paginator.get_paginated_response(ProjectOutputSerializer(page, many=True).data)
+        return paginated_response(self, selectors.projects_visible_to(user=request.user), ProjectOutputSerializer)
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectCreatedSerializer})
     def post(self, request: Request) -> Response:
@@ -79,9 +77,9 @@ class MemberListCreateApi(ProjectScopedApi):
     @extend_schema(responses={200: MembershipOutputSerializer(many=True)})
     def get(self, request: Request, project_id: int) -> Response:
         self.get_project(project_id)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(selectors.project_memberships(project_id=project_id), request, view=self)
-        return paginator.get_paginated_response(MembershipOutputSerializer(page, many=True).data)
+        return paginated_response(
+            self, selectors.project_memberships(project_id=project_id), MembershipOutputSerializer
+        )
 
     @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipOutputSerializer})
     def post(self, request: Request, project_id: int) -> Response:
