@@ -184,7 +184,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "core.schema.GroundworkAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
@@ -265,3 +265,6 @@ if not 0 < DATASET_MAX_ENTRIES <= 250_000:
     raise ImproperlyConfigured("DATASET_MAX_ENTRIES must be between 1 and 250000.")
 if not DATASET_MAX_ENTRIES <= DATASET_MAX_ENTRIES_CLASSIFICATION <= 500_000:
     raise ImproperlyConfigured("DATASET_MAX_ENTRIES_CLASSIFICATION must be between DATASET_MAX_ENTRIES and 500000.")
+# UpdateDatasetEntries takes up to 5 MB of JSON Lines (the reference's limit, 5,242,880 bytes).
+MAX_NDJSON_BODY_BYTES = env_int("MAX_NDJSON_BODY_BYTES", 5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_NDJSON_BODY_BYTES + 1024 * 1024

@@ -1,14 +1,18 @@
 """Datasets, entries and labels API: views authorize through ProjectScopedApi and call one service each."""
 
+from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import InvalidInput
 from core.pagination import IdCursorPagination, paginated_response
+from core.parsers import LimitedJSONParser, NDJSONParser, NDJSONRenderer
 from core.validation import validated
-from datasets import selectors
+from datasets import export, selectors
 from datasets.models import Dataset
 from datasets.serializers import (
     DatasetCreatedSerializer,
@@ -17,6 +21,8 @@ from datasets.serializers import (
     DatasetUpdateSerializer,
     DistributeInputSerializer,
     DistributeOutputSerializer,
+    EntriesChangesSerializer,
+    EntriesUpdateResultSerializer,
     EntryFilterSerializer,
     EntryOutputSerializer,
     EntryUpdateSerializer,
@@ -26,6 +32,7 @@ from datasets.serializers import (
 from datasets.services import datasets as dataset_services
 from datasets.services import distribute as distribute_services
 from datasets.services import entries as entry_services
+from datasets.services import entries_update as entries_update_services
 from datasets.services import labels as label_services
 from datasets.validation import BoxInput
 from importers import services as import_services
@@ -126,7 +133,8 @@ ENTRY_FILTERS = [
 
 
 class EntryListApi(DatasetScopedApi):
-    capabilities = {"get": Capability.READ}
+    capabilities = {"get": Capability.READ, "post": Capability.DATASETS_MANAGE}
+    parser_classes = [NDJSONParser, LimitedJSONParser]
 
     @extend_schema(parameters=ENTRY_FILTERS, responses={200: EntryOutputSerializer(many=True)})
     def get(self, request: Request, dataset_id: int) -> Response:
@@ -136,6 +144,37 @@ class EntryListApi(DatasetScopedApi):
         return paginated_response(
             self, entries, EntryOutputSerializer, paginator_class=IdCursorPagination, prepare=selectors.entries_annotate
         )
+
+    @extend_schema(
+        summary="UpdateDatasetEntries: add or replace entries by source-ref",
+        request={"application/x-ndjson": str, "application/json": EntriesChangesSerializer},
+        responses={200: EntriesUpdateResultSerializer},
+    )
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        if isinstance(request.data, bytes):
+            body = request.data
+        else:
+            body = validated(EntriesChangesSerializer, request.data)["changes"].encode()
+        result = entries_update_services.entries_update_from_manifest(
+            dataset_id=dataset.pk, lines=body.splitlines(), user=request.user
+        )
+        return Response(EntriesUpdateResultSerializer(result).data)
+
+
+class ManifestExportApi(DatasetScopedApi):
+    capabilities = {"get": Capability.READ}
+    renderer_classes = [JSONRenderer, NDJSONRenderer]
+
+    @extend_schema(responses={(200, "application/x-ndjson"): str})
+    def get(self, request: Request, dataset_id: int) -> StreamingHttpResponse:
+        dataset = self.get_dataset(dataset_id)
+        lines = export.iter_manifest_lines(dataset_id=dataset.pk, job_name=f"groundwork/{dataset.name}")
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"{dataset.name}.manifest"
+        )
+        return response
 
 
 class EntryDetailApi(DatasetScopedApi):

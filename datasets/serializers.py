@@ -170,3 +170,21 @@ class DistributeOutputSerializer(serializers.Serializer):
     moved = serializers.IntegerField()
     training_dataset = DatasetOutputSerializer()
     test_dataset = DatasetOutputSerializer()
+
+
+class EntriesChangesSerializer(serializers.Serializer):
+    changes = serializers.CharField(trim_whitespace=False, help_text="Manifest lines (JSON Lines)")
+
+
+class LineErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    rejected = serializers.BooleanField(help_text="True: the line was not stored; false: stored without this part")
+    source_ref = serializers.CharField(allow_blank=True)
+
+
+class EntriesUpdateResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    errors = LineErrorSerializer(many=True)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import InvalidInput
+from datasets.manifest_attributes import box_too_small
 
 MAX_LABEL_NAME_CHARS = 256
 MAX_LABELS_PER_ENTRY = 50
@@ -82,6 +83,11 @@ def clean_boxes(boxes: Sequence[BoxInput], *, image_width: int | None, image_hei
                 code="box_outside_image",
                 fields={field: "Outside the image."},
             )
+        too_small = box_too_small(box.width, box.height, image_width=image_width, image_height=image_height)
+        if too_small:
+            # The manifest import drops such boxes (ERROR_BOUNDING_BOX_TOO_SMALL): refusing them here keeps
+            # export -> import lossless.
+            raise InvalidInput(f"Box {index}: {too_small}.", code="box_too_small", fields={field: "Too small."})
         cleaned.append(
             BoxInput(
                 clean_label_name(box.label, field=f"{field}.label"),

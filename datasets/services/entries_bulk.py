@@ -171,7 +171,10 @@ def _annotations_create(
         using.update(box_labels | {label_ids[name] for name in draft.labels})
         boxed.update(box_labels)
         for name in dict.fromkeys(draft.labels):
-            image_labels.append(ImageLabel(image_id=image_id, label_id=label_ids[name], **provenance))
+            confidence = getattr(draft, "label_confidences", {}).get(name)
+            image_labels.append(
+                ImageLabel(image_id=image_id, label_id=label_ids[name], confidence=confidence, **provenance)
+            )
         for box in draft.boxes:
             boxes.append(
                 BoundingBox(

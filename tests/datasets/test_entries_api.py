@@ -219,8 +219,9 @@ def test_clearing_labels_and_boxes_makes_the_entry_unlabeled(project_with_roles,
         ({"label": "can", "left": 0, "top": 470, "width": 10, "height": 11}, "box_outside_image"),
         ({"label": "can", "left": -1, "top": 0, "width": 10, "height": 10}, "min_value"),
         ({"label": "can", "left": 0, "top": 0, "width": 0, "height": 10}, "min_value"),
+        ({"label": "can", "left": 0, "top": 0, "width": 1, "height": 10}, "box_too_small"),
         ({"label": " ", "left": 0, "top": 0, "width": 1, "height": 1}, "blank"),
-        ({"label": "a\x07b", "left": 0, "top": 0, "width": 1, "height": 1}, "invalid_label_name"),
+        ({"label": "a\x07b", "left": 0, "top": 0, "width": 5, "height": 5}, "invalid_label_name"),
     ],
 )
 def test_bad_boxes_are_refused_and_nothing_changes(project_with_roles, shelf, box, code):
