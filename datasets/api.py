@@ -169,8 +169,8 @@ class ManifestExportApi(DatasetScopedApi):
     @extend_schema(responses={(200, "application/x-ndjson"): str})
     def get(self, request: Request, dataset_id: int) -> StreamingHttpResponse:
         dataset = self.get_dataset(dataset_id)
-        lines = export.iter_manifest_lines(dataset_id=dataset.pk, job_name=f"groundwork/{dataset.name}")
-        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        chunks = export.iter_manifest_chunks(dataset_id=dataset.pk, job_name=f"groundwork/{dataset.name}")
+        response = StreamingHttpResponse(chunks, content_type="application/x-ndjson")
         response["Content-Disposition"] = content_disposition_header(
             as_attachment=True, filename=f"{dataset.name}.manifest"
         )

@@ -50,22 +50,16 @@ _PNG_IHDR_END = 29  # signature (8) + chunk length and type (8) + IHDR data (13)
 _PNG_DEPTHS = {0: {1, 2, 4, 8, 16}, 2: {8, 16}, 3: {1, 2, 4, 8}, 4: {8, 16}, 6: {8, 16}}
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # C4 DHT, C8 JPG, CC DAC are not frames
 _EXIF_ORIENTATION_TAG = 0x0112
-_OTHER_SIGNATURES = (
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"\x00\x00\x01\x00", "ICO"),
-)
+_OTHER_SIGNATURES = {b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+# The transposition that shows stored pixels upright, per EXIF orientation (as ImageOps.exif_transpose).
 _UPRIGHT = {
-    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
-    3: (Image.Transpose.ROTATE_180,),
-    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
-    5: (Image.Transpose.TRANSPOSE,),
-    6: (Image.Transpose.ROTATE_270,),
-    7: (Image.Transpose.TRANSVERSE,),
-    8: (Image.Transpose.ROTATE_90,),
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
 }
 # What Pillow raises on broken data (struct.error and zlib.error escape from some plugins' header code).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
@@ -110,7 +104,7 @@ class NeedMoreBytes(Exception):
 
 
 def sniff_format(head: bytes) -> ImageFormat | None:
-    """ "PNG" or "JPEG" from the magic bytes at the start of `head`, else None (also when `head` is too short)."""
+    """The format the magic bytes at the start of `head` name: PNG, JPEG, or None (also for a too short head)."""
     if head.startswith(_PNG_SIGNATURE):
         return "PNG"
     if head.startswith(_JPEG_SOI):
@@ -136,7 +130,7 @@ def probe_header(head: bytes, *, byte_size: int | None = None) -> ImageInfo:
     if image_format is None:
         could_still_be = _PNG_SIGNATURE.startswith(head) or _JPEG_SOI.startswith(head)
         if could_still_be and not whole_file:
-            raise NeedMoreBytes(len(_PNG_SIGNATURE) if head[:1] != b"\xff" else len(_JPEG_SOI))
+            raise NeedMoreBytes(len(_PNG_SIGNATURE))  # enough to tell either signature
         raise ImageRejected(
             "unsupported_format", f"the file is {_name_other_format(head)}; only PNG and JPEG are accepted"
         )
@@ -192,8 +186,8 @@ def make_thumbnail(fileobj: IO[bytes], *, max_side: int = 256) -> bytes:
             icc_profile = img.info.get("icc_profile") if img.mode in ("RGB", "RGBA") else None
             small = _to_rgb(img)
         small.thumbnail((max_side, max_side))
-        for method in _UPRIGHT.get(info.orientation, ()):
-            small = small.transpose(method)
+        if info.orientation in _UPRIGHT:
+            small = small.transpose(_UPRIGHT[info.orientation])
         out = io.BytesIO()
         small.save(out, "JPEG", quality=85, **({"icc_profile": icc_profile} if icc_profile else {}))
         return out.getvalue()
@@ -341,7 +335,7 @@ def _name_other_format(head: bytes) -> str:
         return "WebP"
     if head[4:8] == b"ftyp":
         return "HEIF/AVIF"
-    for signature, name in _OTHER_SIGNATURES:
+    for signature, name in _OTHER_SIGNATURES.items():
         if head.startswith(signature):
             return name
     return "not a recognised image"

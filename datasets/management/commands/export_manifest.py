@@ -26,10 +26,10 @@ class Command(BaseCommand):
         progress = None if quiet else ProgressBar(found.total_entries, label=f"exporting {found.name}")
         target = Path(output).open("wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed below
         try:
-            for line in export.iter_manifest_lines(dataset_id=found.pk, job_name=f"groundwork/{found.name}"):
-                target.write(line)
+            for chunk in export.iter_manifest_chunks(dataset_id=found.pk, job_name=f"groundwork/{found.name}"):
+                target.write(chunk)
                 if progress:
-                    progress.advance()
+                    progress.advance(chunk.count(b"\n"))
         finally:
             if output:
                 target.close()
