@@ -268,3 +268,11 @@ if not DATASET_MAX_ENTRIES <= DATASET_MAX_ENTRIES_CLASSIFICATION <= 500_000:
 # UpdateDatasetEntries takes up to 5 MB of JSON Lines (the reference's limit, 5,242,880 bytes).
 MAX_NDJSON_BODY_BYTES = env_int("MAX_NDJSON_BODY_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_NDJSON_BODY_BYTES + 1024 * 1024
+
+# --- uploads ----------------------------------------------------------------------------------------
+
+# Files go to temporary files as they arrive; one over the image limit (15 MiB) is cut off mid-stream.
+FILE_UPLOAD_HANDLERS = ["core.uploads.SizeLimitedUploadHandler"]
+UPLOAD_MAX_FILE_BYTES = 15 * 1024 * 1024
+# The reference console takes 30 images at a time; we take many per request.
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("UPLOAD_MAX_FILES_PER_REQUEST", 500)

@@ -4,6 +4,7 @@ from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,12 +29,16 @@ from datasets.serializers import (
     EntryUpdateSerializer,
     LabelInputSerializer,
     LabelOutputSerializer,
+    UploadInputSerializer,
+    UploadResultSerializer,
 )
 from datasets.services import datasets as dataset_services
 from datasets.services import distribute as distribute_services
 from datasets.services import entries as entry_services
 from datasets.services import entries_update as entries_update_services
 from datasets.services import labels as label_services
+from datasets.services import uploads as upload_services
+from datasets.services.uploads import UploadedFileInput
 from datasets.validation import BoxInput
 from importers import services as import_services
 from projects.api_base import ProjectScopedApi
@@ -160,6 +165,39 @@ class EntryListApi(DatasetScopedApi):
             dataset_id=dataset.pk, lines=body.splitlines(), user=request.user
         )
         return Response(EntriesUpdateResultSerializer(result).data)
+
+
+class UploadApi(DatasetScopedApi):
+    capabilities = {"post": Capability.DATASETS_MANAGE}
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary="Add images from a computer (PNG/JPEG, checked by content)",
+        request={"multipart/form-data": UploadInputSerializer},
+        responses={201: UploadResultSerializer},
+    )
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        files = [UploadedFileInput(f.name, f, f.size) for f in request.FILES.getlist("files")]
+        refused = [
+            (name, "file_too_large", f"{name}: the file is over 15 MB")
+            for name in getattr(request._request, "refused_uploads", [])
+        ]
+        if not files and not refused:
+            raise InvalidInput(
+                "Send one or more images in the multipart field `files`.",
+                code="no_files",
+                fields={"files": "Required."},
+            )
+        labels = [name for value in request.data.getlist("labels") for name in value.split(",") if name.strip()]
+        result = upload_services.images_upload(
+            dataset_id=dataset.pk, files=files, labels=labels, user=request.user, refused=refused
+        )
+        created = selectors.entries_annotate(
+            list(selectors.dataset_entries(dataset_id=dataset.pk).filter(pk__in=result.created_ids).order_by("pk"))
+        )
+        body = {"created": created, "errors": result.errors}
+        return Response(UploadResultSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class ManifestExportApi(DatasetScopedApi):

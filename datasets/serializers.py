@@ -188,3 +188,23 @@ class EntriesUpdateResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     errors = LineErrorSerializer(many=True)
+
+
+class UploadErrorSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class UploadResultSerializer(serializers.Serializer):
+    created = EntryOutputSerializer(many=True)
+    errors = UploadErrorSerializer(many=True)
+
+
+class UploadInputSerializer(serializers.Serializer):
+    """For the schema: multipart/form-data with any number of `files` and optional `labels`."""
+
+    files = serializers.ListField(child=serializers.FileField())
+    labels = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Names, or one comma-separated field"
+    )

@@ -11,6 +11,12 @@ pytest_plugins = [
 
 
 @pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Stored files of a test go to its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counters live in the cache: every test starts with none."""
     cache.clear()
