@@ -9,7 +9,6 @@ were when it began.
 
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime
 
 from django.db import connection, transaction
 
@@ -17,6 +16,14 @@ from datasets.manifest import BoxDraft, EntryDraft, serialize_entry
 from datasets.models import BoundingBox, Image, ImageLabel, Label
 
 PAGE = 2000
+
+
+def _changed_as_text() -> str:
+    """SQL giving `updated_at` as an ISO date without zone: parsing timestamps in Python would cost a tenth of
+    the export. SQLite already keeps them as UTC text."""
+    if connection.vendor == "postgresql":
+        return """to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
+    return "replace(updated_at, ' ', 'T')"
 
 
 def _page_statements() -> tuple[str, str, str]:
@@ -27,7 +34,7 @@ def _page_statements() -> tuple[str, str, str]:
             AND entry.id > %(after)s AND entry.id <= %(last)s
         ORDER BY row.id"""
     return (
-        f"""SELECT id, source_ref, width, height, updated_at FROM {image}
+        f"""SELECT id, source_ref, width, height, {_changed_as_text()} FROM {image}
             WHERE dataset_id = %(dataset)s AND id > %(after)s ORDER BY id LIMIT %(page)s""",
         f"""SELECT row.image_id, row.label_id, row.confidence FROM {ImageLabel._meta.db_table} row {in_page}""",
         f"""SELECT row.image_id, row.label_id, row."left", row.top, row.width, row.height, row.confidence
@@ -35,8 +42,8 @@ def _page_statements() -> tuple[str, str, str]:
     )
 
 
-def iter_entry_pages(*, dataset_id: int) -> Iterator[list[tuple[EntryDraft, datetime]]]:
-    """Pages of (entry as a draft, its last change), in id order."""
+def iter_entry_pages(*, dataset_id: int) -> Iterator[list[tuple[EntryDraft, str]]]:
+    """Pages of (entry as a draft, its last change as an ISO date without zone), in id order."""
     names = dict(Label.objects.filter(dataset_id=dataset_id).values_list("pk", "name"))
     entries_sql, labels_sql, boxes_sql = _page_statements()
     params = {"dataset": dataset_id, "after": 0, "last": 0, "page": PAGE}
@@ -78,20 +85,8 @@ def iter_entry_pages(*, dataset_id: int) -> Iterator[list[tuple[EntryDraft, date
             params["after"] = params["last"]
 
 
-def _creation_date(value: datetime | str, cache: dict) -> str:
-    # Entries written together share a timestamp: format each one once. SQLite hands back strings.
-    text = cache.get(value)
-    if text is None:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        text = cache[value] = moment.replace(tzinfo=None).isoformat(timespec="microseconds")
-        if len(cache) > 10_000:
-            cache.clear()
-    return text
-
-
 def iter_manifest_chunks(*, dataset_id: int, job_name: str) -> Iterator[bytes]:
     """The dataset's manifest as UTF-8 chunks of whole lines (one chunk per page of entries)."""
-    dates: dict = {}
     # Only a transaction of our own can choose its isolation (inside another one, e.g. a test's, it is inherited).
     own_snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
@@ -105,7 +100,7 @@ def iter_manifest_chunks(*, dataset_id: int, job_name: str) -> Iterator[bytes]:
                 serialize_entry(
                     draft,
                     attribute_prefix="groundwork",
-                    creation_date=_creation_date(changed, dates),
+                    creation_date=changed,
                     job_name=job_name,
                 )
                 for draft, changed in page
