@@ -32,6 +32,9 @@ if not SECRET_KEY:
     SECRET_KEY = "groundwork-insecure-development-key-do-not-use-in-production"
     _warn("SECRET_KEY is not set; using the development key (set SECRET_KEY and DEBUG=false in production).")
 
+# Encrypts stored storage-connection secrets; defaults to SECRET_KEY (set it to rotate SECRET_KEY freely).
+CREDENTIALS_KEY = env_str("CREDENTIALS_KEY") or ""
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")

@@ -2,16 +2,11 @@
 
 The entry list already checked that the caller may read the dataset, so its URLs carry that permission for
 a few minutes: files in the platform's local storage get a signed URL served by `signed_file`, files in S3
-storage and images in the server's default bucket get a presigned S3 GET. Images in any other bucket get
-no URL (they are reached only through a storage connection; the server's credentials are never used to
-read a bucket the user was not allowed to import from).
+storage and images in the server's default bucket get a presigned S3 GET, images imported through a storage
+connection a GET presigned with that connection's credentials. Any other image gets no URL: the server's
+credentials never sign a bucket the project was not allowed to import from.
 """
 
-from functools import lru_cache
-
-import boto3
-from botocore.client import BaseClient
-from botocore.config import Config
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
@@ -19,24 +14,13 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.urls import reverse
 
 from datasets.models import Image
+from projects.s3 import s3_client
 
 _SALT = "groundwork.signed-file"
 
 
 def url_lifetime_s() -> int:
     return settings.AWS_QUERYSTRING_EXPIRE
-
-
-@lru_cache(maxsize=8)
-def _s3_client(endpoint_url: str | None, region: str) -> BaseClient:
-    # Building a client costs tens of milliseconds: one per process and endpoint.
-    config = Config(signature_version="s3v4", s3={"addressing_style": "path"}, retries={"mode": "standard"})
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
-
-
-def server_s3_client() -> BaseClient:
-    """The boto3 client with the server's own credentials and endpoint."""
-    return _s3_client(settings.AWS_S3_ENDPOINT_URL, settings.AWS_DEFAULT_REGION)
 
 
 def split_s3_ref(source_ref: str) -> tuple[str, str] | None:
@@ -57,10 +41,15 @@ def entry_image_url(entry: Image) -> str | None:
     if entry.storage_name:
         return stored_file_url(entry.storage_name)
     location = split_s3_ref(entry.source_ref)
-    if location is None or location[0] != settings.AWS_STORAGE_BUCKET_NAME:
+    if location is None:
         return None
     bucket, key = location
-    return server_s3_client().generate_presigned_url(
+    connection = entry.connection if entry.connection_id else None
+    if connection is not None and connection.bucket != bucket:
+        return None
+    if connection is None and bucket != settings.AWS_STORAGE_BUCKET_NAME:
+        return None
+    return s3_client(connection=connection).generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=url_lifetime_s()
     )
 

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from projects.models import Project
+from projects.models import Project, StorageConnection
 
 
 class DatasetType(models.TextChoices):
@@ -97,6 +97,14 @@ class Image(Provenance):
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="entries", db_index=False)
     source_ref = models.CharField(max_length=2048, help_text="s3://bucket/key, the entry's key in the dataset")
+    connection = models.ForeignKey(
+        StorageConnection,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="How to read an image in an external bucket (none: the server's bucket or storage)",
+    )
     storage_name = models.CharField(
         max_length=1024, blank=True, default="", help_text="Name in the platform's storage when it holds the bytes"
     )

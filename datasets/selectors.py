@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label
+from projects.models import StorageConnection
 from projects.permissions import Capability, member_filter, member_get
 
 
@@ -43,13 +44,14 @@ def dataset_entries(
 
 
 ENTRY_FIELDS = [
-    "id", "dataset_id", "source_ref", "storage_name", "width", "height", "format", "orientation",
+    "id", "dataset_id", "source_ref", "connection_id", "storage_name", "width", "height", "format", "orientation",
     "thumbnail_name", "errors", "updated_at",
 ]  # fmt: skip
 
 
 def entries_annotate(entries: Sequence[Image]) -> Sequence[Image]:
-    """Attach `label_names` and `box_rows` to a page of entries in two queries, as plain tuples.
+    """Attach `label_names` and `box_rows` (plain tuples) and storage connections to a page of entries, in two
+    queries (three when some entries are read through a connection).
 
     Cheaper than prefetching model instances: a page of 500 entries carries about 1,500 labels and boxes.
     """
@@ -67,9 +69,13 @@ def entries_annotate(entries: Sequence[Image]) -> Sequence[Image]:
         )
         for image_id, *box in rows:
             boxes[image_id].append(tuple(box))
+    connection_ids = {entry.connection_id for entry in entries if entry.connection_id}
+    connections = StorageConnection.objects.in_bulk(connection_ids) if connection_ids else {}
     for entry in entries:
         entry.label_names = names[entry.pk]
         entry.box_rows = boxes[entry.pk]
+        if entry.connection_id:
+            entry.connection = connections[entry.connection_id]
     return entries
 
 

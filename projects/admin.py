@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from projects.models import Membership, Project
+from projects.models import Membership, Project, StorageConnection
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,3 +23,17 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["project__name", "user__username"]
     list_select_related = ["project", "user"]
     autocomplete_fields = ["project", "user"]
+
+
+@admin.register(StorageConnection)
+class StorageConnectionAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "project", "bucket", "prefix", "access_key_id", "created_at"]
+    search_fields = ["name", "bucket", "project__name"]
+    list_select_related = ["project"]
+    raw_id_fields = ["project", "created_by"]
+    # Secrets are set through the API (encrypted there) and never shown; the admin only renames or deletes.
+    exclude = ["secret_access_key_encrypted"]
+    readonly_fields = ["bucket", "access_key_id", "created_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -15,6 +15,8 @@ from projects.api_base import ProjectScopedApi
 from projects.models import Role
 from projects.permissions import Capability
 from projects.serializers import (
+    ConnectionCreateSerializer,
+    ConnectionOutputSerializer,
     MembershipCreateSerializer,
     MembershipOutputSerializer,
     MembershipUpdateSerializer,
@@ -120,4 +122,34 @@ class MemberDetailApi(ProjectScopedApi):
     def delete(self, request: Request, project_id: int, user_id: int) -> Response:
         _, access = self.get_project(project_id)
         services.membership_remove(project_id=project_id, actor=request.user, actor_role=access.role, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConnectionListCreateApi(ProjectScopedApi):
+    # Managers see the project's connections (to import through them); only owners register or delete them.
+    capabilities = {"get": Capability.DATASETS_MANAGE, "post": Capability.CONNECTIONS_MANAGE}
+
+    @extend_schema(responses={200: ConnectionOutputSerializer(many=True)})
+    def get(self, request: Request, project_id: int) -> Response:
+        project, _ = self.get_project(project_id)
+        return paginated_response(
+            self, selectors.project_connections(project_id=project.pk), ConnectionOutputSerializer
+        )
+
+    @extend_schema(request=ConnectionCreateSerializer, responses={201: ConnectionOutputSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project, _ = self.get_project(project_id)
+        connection = services.connection_create(
+            project_id=project.pk, user=request.user, **validated(ConnectionCreateSerializer, request.data)
+        )
+        return Response(ConnectionOutputSerializer(connection).data, status=status.HTTP_201_CREATED)
+
+
+class ConnectionDetailApi(ProjectScopedApi):
+    capabilities = {"delete": Capability.CONNECTIONS_MANAGE}
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, project_id: int, connection_id: int) -> Response:
+        project, _ = self.get_project(project_id)
+        services.connection_delete(project_id=project.pk, connection_id=connection_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

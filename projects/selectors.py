@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, QuerySet
 
 from core.errors import NotFound
-from projects.models import Membership, Project
+from projects.models import Membership, Project, StorageConnection
 from projects.permissions import member_filter
 
 
@@ -28,3 +28,7 @@ def project_membership(*, project_id: int, user_id: int) -> Membership:
     if membership is None:
         raise NotFound(f"User {user_id} is not a member of this project.")
     return membership
+
+
+def project_connections(*, project_id: int) -> QuerySet[StorageConnection]:
+    return StorageConnection.objects.filter(project_id=project_id).order_by("name")

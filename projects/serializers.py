@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from core.fields import CodedChoiceField
 from datasets.serializers import DatasetOutputSerializer, SourceSerializer
-from projects.models import Membership, Project, Role
+from projects.models import Membership, Project, Role, StorageConnection
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -66,3 +66,21 @@ class MembershipCreateSerializer(serializers.Serializer):
 
 class MembershipUpdateSerializer(serializers.Serializer):
     role = role_field()
+
+
+class ConnectionOutputSerializer(serializers.ModelSerializer):
+    """A storage connection as everyone with access sees it: never its secret."""
+
+    class Meta:
+        model = StorageConnection
+        fields = ["id", "name", "bucket", "prefix", "region", "access_key_id", "created_at"]
+        read_only_fields = fields
+
+
+class ConnectionCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    bucket = serializers.CharField(max_length=63)
+    prefix = serializers.CharField(max_length=1024, required=False, allow_blank=True, default="")
+    region = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    access_key_id = serializers.CharField(max_length=128)
+    secret_access_key = serializers.CharField(max_length=256, write_only=True, trim_whitespace=False)

@@ -3,9 +3,12 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from core.errors import Conflict, InvalidInput, NotFound
-from projects.models import Membership, Project, Role
+from core.s3_names import bucket_name_problem
+from projects.credentials import encrypt_secret
+from projects.models import Membership, Project, Role, StorageConnection
 from projects.permissions import check_membership_change
 
 
@@ -124,3 +127,54 @@ def membership_remove(*, project_id: int, actor: AbstractBaseUser, actor_role: R
     )
     _ensure_not_last_owner(project=project, membership=membership)
     membership.delete()
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    project_id: int,
+    user: AbstractBaseUser,
+    name: str,
+    bucket: str,
+    access_key_id: str,
+    secret_access_key: str,
+    prefix: str = "",
+    region: str = "",
+) -> StorageConnection:
+    """Register access to an external bucket; the secret is stored encrypted. Raises InvalidInput
+    `connection_name_taken`, `invalid_bucket`."""
+    problem = bucket_name_problem(bucket)
+    if problem:
+        raise InvalidInput(f"Bucket name {bucket!r} {problem}.", code="invalid_bucket", fields={"bucket": problem})
+    if StorageConnection.objects.filter(project_id=project_id, name=name).exists():
+        raise InvalidInput(
+            f"The project has a connection called {name!r} already.",
+            code="connection_name_taken",
+            fields={"name": "Already used."},
+        )
+    return StorageConnection.objects.create(
+        project_id=project_id,
+        name=name,
+        bucket=bucket,
+        prefix=prefix.lstrip("/"),
+        region=region,
+        access_key_id=access_key_id,
+        secret_access_key_encrypted=encrypt_secret(secret_access_key),
+        created_by=user,
+    )
+
+
+@transaction.atomic
+def connection_delete(*, project_id: int, connection_id: int) -> None:
+    """Delete a connection. Raises NotFound, Conflict `connection_in_use` while entries are read through it."""
+    connection = StorageConnection.objects.filter(project_id=project_id, pk=connection_id).first()
+    if connection is None:
+        raise NotFound(f"The project has no storage connection {connection_id}.")
+    try:
+        with transaction.atomic():
+            connection.delete()
+    except ProtectedError as exc:
+        raise Conflict(
+            f"Entries are read through connection {connection.name!r}; delete those datasets first.",
+            code="connection_in_use",
+        ) from exc

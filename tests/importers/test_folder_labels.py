@@ -2,10 +2,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from core.s3_names import bucket_name_problem
 from datasets.validation import clean_label_name
 from importers.folder_labels import (
     FolderLabel,
-    bucket_name_problem,
     folder_label_for_key,
     is_folder_marker,
     key_is_under,

@@ -1,0 +1,131 @@
+import pytest
+import requests
+
+from core.errors import InvalidInput
+from datasets.models import Image
+from projects.models import StorageConnection
+from projects.s3 import bucket_access
+from tests.fixtures.datasets import Draft, make_dataset
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def connections_url(project, connection_id=None):
+    url = f"/api/v1/projects/{project.id}/connections/"
+    return url if connection_id is None else f"{url}{connection_id}/"
+
+
+def create(client, project, **overrides):
+    body = {
+        "name": "partner",
+        "bucket": "partner-images",
+        "prefix": "shared/",
+        "access_key_id": "AKIAPARTNER",
+        "secret_access_key": SECRET,
+        **overrides,
+    }
+    return client.post(connections_url(project), body, format="json")
+
+
+@pytest.mark.parametrize(("role", "status"), [("owner", 201), ("manager", 403), ("viewer", 403), ("outsider", 404)])
+def test_only_owners_register_connections(project_with_roles, role, status):
+    response = create(project_with_roles.client(role), project_with_roles.project)
+
+    assert response.status_code == status
+    assert StorageConnection.objects.exists() is (status == 201)
+
+
+def test_the_secret_is_write_only_and_stored_encrypted(project_with_roles):
+    created = create(project_with_roles.client("owner"), project_with_roles.project)
+    listed = project_with_roles.client("manager").get(connections_url(project_with_roles.project))
+
+    assert SECRET not in created.content.decode()
+    assert SECRET not in listed.content.decode()
+    assert listed.json()["results"][0]["bucket"] == "partner-images"
+    stored = StorageConnection.objects.get()
+    assert SECRET not in stored.secret_access_key_encrypted
+
+
+@pytest.mark.parametrize("role", ["reviewer", "annotator", "viewer"])
+def test_other_roles_cannot_list_connections(project_with_roles, role):
+    create(project_with_roles.client("owner"), project_with_roles.project)
+
+    assert project_with_roles.client(role).get(connections_url(project_with_roles.project)).status_code == 403
+
+
+def test_bad_bucket_names_are_refused(project_with_roles):
+    response = create(project_with_roles.client("owner"), project_with_roles.project, bucket="169.254.169.254")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_bucket"
+
+
+def test_a_connection_in_use_cannot_be_deleted(project_with_roles):
+    project = project_with_roles.project
+    connection_id = create(project_with_roles.client("owner"), project).json()["id"]
+    dataset = make_dataset(project, drafts=[Draft("s3://partner-images/shared/a.jpg")])
+    Image.objects.filter(dataset=dataset).update(connection_id=connection_id)
+    client = project_with_roles.client("owner")
+
+    refused = client.delete(connections_url(project, connection_id))
+    dataset.delete()
+    deleted = client.delete(connections_url(project, connection_id))
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "connection_in_use"
+    assert deleted.status_code == 204
+
+
+def test_bucket_rules(project_with_roles, settings):
+    settings.AWS_STORAGE_BUCKET_NAME = "groundwork-default"
+    project = project_with_roles.project
+    connection_id = create(project_with_roles.client("owner"), project).json()["id"]
+
+    assert bucket_access(project_id=project.id, bucket="groundwork-default").connection is None
+    assert (
+        bucket_access(
+            project_id=project.id, bucket="partner-images", key_prefix="shared/cats/", connection_id=connection_id
+        ).connection.pk
+        == connection_id
+    )
+    for bucket, prefix, connection in [
+        ("someone-else", "", None),
+        ("partner-images", "", None),
+        ("partner-images", "private/", connection_id),
+        ("partner-images", "shared-old/", connection_id),
+        ("groundwork-default", "", connection_id),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            bucket_access(project_id=project.id, bucket=bucket, key_prefix=prefix, connection_id=connection)
+        assert refused.value.code == "bucket_not_allowed", (bucket, prefix)
+
+
+def test_a_connection_of_another_project_cannot_be_used(project_with_roles, make_user):
+    from projects.services import project_create
+
+    other = project_create(user=make_user(), name="Other")
+    foreign = StorageConnection.objects.create(
+        project=other, name="x", bucket="partner-images", access_key_id="A", secret_access_key_encrypted="x"
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        bucket_access(project_id=project_with_roles.project.id, bucket="partner-images", connection_id=foreign.pk)
+
+    assert refused.value.code == "connection_not_found"
+
+
+@pytest.mark.s3
+def test_entries_of_a_connection_get_urls_signed_with_its_key(project_with_roles, s3):
+    s3.client.create_bucket(Bucket="partner-images")
+    s3.put("shared/a.jpg", b"partner bytes", bucket="partner-images")
+    project = project_with_roles.project
+    connection_id = create(project_with_roles.client("owner"), project).json()["id"]
+    dataset = make_dataset(project, drafts=[Draft("s3://partner-images/shared/a.jpg")])
+    Image.objects.filter(dataset=dataset).update(connection_id=connection_id)
+
+    (entry,) = project_with_roles.client("viewer").get(f"/api/v1/datasets/{dataset.id}/entries/").json()["results"]
+
+    assert "AKIAPARTNER" in entry["image_url"]
+    assert requests.get(entry["image_url"], timeout=10).content == b"partner bytes"
