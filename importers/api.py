@@ -1,10 +1,14 @@
 """Import jobs API: progress, line errors, cancel."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.pagination import IdCursorPagination, paginated_response
+from core.validation import validated
+from datasets.models import Dataset
+from datasets.serializers import SourceSerializer
 from importers import services
 from importers.models import ImportJob, ImportLineError
 from importers.serializers import ImportJobOutputSerializer, ImportLineErrorSerializer
@@ -43,3 +47,14 @@ class ImportJobCancelApi(ImportJobScopedApi):
     def post(self, request: Request, job_id: int) -> Response:
         job = services.import_cancel(job_id=self.get_job(job_id).pk)
         return Response(ImportJobOutputSerializer(job).data)
+
+
+class DatasetImportApi(ProjectScopedApi):
+    capabilities = {"post": Capability.DATASETS_MANAGE}
+
+    @extend_schema(request=SourceSerializer, responses={202: ImportJobOutputSerializer})
+    def post(self, request: Request, dataset_id: int) -> Response:
+        dataset, _ = self.get_member_object(Dataset.objects.all(), dataset_id)
+        source = validated(SourceSerializer, request.data)
+        job = services.import_start(dataset_id=dataset.pk, source=source, user=request.user)
+        return Response(ImportJobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)

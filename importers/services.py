@@ -14,8 +14,11 @@ from django.utils import timezone
 from core.errors import Conflict, GroundworkError, InvalidInput
 from datasets.models import Dataset, DatasetStatus, DatasetType
 from datasets.services.copy import dataset_copy_entries
-from datasets.services.datasets import dataset_create
+from datasets.services.datasets import dataset_create, ensure_not_busy
+from datasets.services.stats import dataset_lock, dataset_refresh_stats
+from importers.jobs import JobCanceled, job_entries_delete
 from importers.models import FINISHED_STATUSES, ImportJob, ImportKind, ImportStatus
+from importers.s3_folder import folder_source_params, run_s3_folder_import
 from projects.models import Project
 from projects.services import project_create
 
@@ -58,11 +61,41 @@ def dataset_create_from_source(
         )
         _enqueue(job)
         return dataset, job
+    job_params = source_params(project_id=project_id, source=source)
+    dataset = dataset_create(project_id=project_id, name=name, type=type, user=user, status=DatasetStatus.CREATING)
+    job = ImportJob.objects.create(dataset=dataset, kind=kind, params=job_params, creates_dataset=True, created_by=user)
+    _enqueue(job)
+    return dataset, job
+
+
+def source_params(*, project_id: int, source: dict[str, Any]) -> dict[str, Any]:
+    """Check a source when it is asked for (a 400 then, nothing created) and return the job's parameters."""
+    kind = source["kind"]
+    if kind == ImportKind.S3_FOLDER:
+        return folder_source_params(
+            project_id=project_id,
+            s3_uri=source["s3_uri"],
+            auto_label=source.get("auto_label", False),
+            connection=source.get("connection"),
+        )
     raise InvalidInput(
-        f"Datasets cannot be made from a source of kind {kind!r} yet.",
+        f"Imports from a source of kind {kind!r} are not supported yet.",
         code="source_not_supported",
         fields={"source.kind": "Not supported yet."},
     )
+
+
+@transaction.atomic
+def import_start(*, dataset_id: int, source: dict[str, Any], user: AbstractBaseUser) -> ImportJob:
+    """Start an import into an existing dataset (it is `updating` until the job ends). Raises Conflict
+    `dataset_busy`, InvalidInput for a bad source."""
+    dataset = dataset_lock(dataset_id=dataset_id)
+    ensure_not_busy(dataset)
+    params = source_params(project_id=dataset.project_id, source=source)
+    job = ImportJob.objects.create(dataset=dataset, kind=source["kind"], params=params, created_by=user)
+    Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.UPDATING, status_message="")
+    _enqueue(job)
+    return job
 
 
 @transaction.atomic
@@ -106,9 +139,10 @@ def _finish(job: ImportJob, *, status: ImportStatus, error: GroundworkError | No
     job.save(
         update_fields=["status", "finished_at", "error_code", "error_message", "seen", "imported", "skipped", "failed"]
     )
-    dataset_status = DatasetStatus.READY if status == ImportStatus.SUCCEEDED else DatasetStatus.FAILED
-    if status == ImportStatus.CANCELED and not job.creates_dataset:
-        dataset_status = DatasetStatus.READY
+    # A canceled import keeps what it wrote: the dataset is usable. A failed one wrote nothing (undone).
+    dataset_status = (
+        DatasetStatus.FAILED if status == ImportStatus.FAILED and job.creates_dataset else DatasetStatus.READY
+    )
     Dataset.objects.filter(pk=job.dataset_id).update(
         status=dataset_status, status_message=job.error_message if error else "", updated_at=timezone.now()
     )
@@ -125,13 +159,24 @@ def import_run(*, job_id: int) -> dict[str, Any]:
             copied = dataset_copy_entries(
                 source_id=job.params["dataset"], target_id=job.dataset_id, origin_id=job.pk, user=job.created_by
             )
-            job.seen = job.imported = copied
+            ImportJob.objects.filter(pk=job.pk).update(seen=copied, imported=copied)
+        elif job.kind == ImportKind.S3_FOLDER:
+            run_s3_folder_import(job)
         else:
             raise InvalidInput(f"Unknown import kind {job.kind!r}.", code="source_not_supported")
+    except JobCanceled:
+        job.refresh_from_db()
+        dataset_refresh_stats(dataset_id=job.dataset_id)
+        _finish(job, status=ImportStatus.CANCELED)
+        return {"job": job.pk, "status": ImportStatus.CANCELED}
     except GroundworkError as error:
         logger.info("Import %s failed: %s", job.pk, error.code)
+        job_entries_delete(job)  # a failed import leaves the dataset as it was
+        job.refresh_from_db()
         _finish(job, status=ImportStatus.FAILED, error=error)
         return {"job": job.pk, "status": ImportStatus.FAILED, "error": error.code}
+    job.refresh_from_db()
+    dataset_refresh_stats(dataset_id=job.dataset_id)
     _finish(job, status=ImportStatus.SUCCEEDED)
     return {"job": job.pk, "status": ImportStatus.SUCCEEDED, "imported": job.imported}
 

@@ -1,0 +1,51 @@
+"""What every import source shares: cancellation, line errors, and undoing a failed job's entries."""
+
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from datasets.models import BoundingBox, Image, ImageLabel, Origin
+from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
+from datasets.services.stats import dataset_lock, dataset_refresh_stats
+from importers.models import ImportJob, ImportLineError
+
+MAX_STORED_LINE_ERRORS = 10_000
+
+
+class JobCanceled(Exception):
+    """Raised between two steps of a job whose cancel was asked for."""
+
+
+def cancel_requested(job_id: int) -> bool:
+    return ImportJob.objects.filter(pk=job_id, cancel_requested=True).exists()
+
+
+def add_line_errors(job: ImportJob, errors: Sequence[tuple[int | None, str, str, str]]) -> None:
+    """Store (line, source_ref, code, message) errors, the first 10,000 of the job; count all of them.
+    The caller saves `job.line_error_count` in the same transaction."""
+    if not errors:
+        return
+    room = max(0, MAX_STORED_LINE_ERRORS - job.line_error_count)
+    ImportLineError.objects.bulk_create(
+        [
+            ImportLineError(job=job, line=line, source_ref=ref[:2048], code=code, message=message)
+            for line, ref, code, message in errors[:room]
+        ]
+    )
+    job.line_error_count += len(errors)
+
+
+@transaction.atomic
+def job_entries_delete(job: ImportJob) -> int:
+    """Remove every entry the job created, so that a failed import leaves the dataset as it was."""
+    dataset_lock(dataset_id=job.dataset_id)
+    created = Image.objects.filter(dataset_id=job.dataset_id, origin=Origin.IMPORT, origin_id=job.pk)
+    ids = list(created.values_list("pk", flat=True))
+    for start in range(0, len(ids), 5000):
+        batch = ids[start : start + 5000]
+        label_counts_apply(add_contributions(({}, {}), contributions_of(batch), sign=-1))
+        ImageLabel.objects.filter(image_id__in=batch).delete()
+        BoundingBox.objects.filter(image_id__in=batch).delete()
+        Image.objects.filter(pk__in=batch).delete()
+    dataset_refresh_stats(dataset_id=job.dataset_id)
+    return len(ids)

@@ -1,0 +1,142 @@
+"""The S3 folder source: list a prefix page by page and add its images as entries, labels from folder names.
+
+Resumable: each listing page is written in one transaction together with the job's counters and the
+continuation token of the next page, so a redelivered task starts at the first page not yet written and the
+counters stay exact. Keys that a dataset has already (from another import or upload) are skipped, never
+overwritten; entries this job wrote before a crash are simply written again.
+"""
+
+from dataclasses import dataclass, field
+
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from django.db import transaction
+
+from core.errors import GroundworkError, InvalidInput
+from datasets.models import Image, Origin
+from datasets.services.datasets import ensure_quota
+from datasets.services.entries_bulk import entries_upsert
+from datasets.services.stats import dataset_lock
+from importers.folder_labels import (
+    folder_label_for_key,
+    is_folder_marker,
+    key_is_under,
+    looks_like_image_key,
+    parse_s3_folder_uri,
+)
+from importers.jobs import JobCanceled, add_line_errors, cancel_requested
+from importers.models import ImportJob
+from projects.s3 import BucketAccess, bucket_access
+
+LIST_PAGE_SIZE = 1000
+
+
+@dataclass
+class _Draft:
+    source_ref: str
+    labels: list[str]
+    boxes: list = field(default_factory=list)
+    image_width: int | None = None
+    image_height: int | None = None
+    errors: list = field(default_factory=list)
+
+
+def folder_source_params(*, project_id: int, s3_uri: str, auto_label: bool, connection: int | None) -> dict:
+    """Check an S3 folder source when it is asked for (400s, nothing created): the URI and the bucket rule."""
+    try:
+        bucket, prefix = parse_s3_folder_uri(s3_uri)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_s3_uri", fields={"source.s3_uri": str(exc)}) from None
+    bucket_access(project_id=project_id, bucket=bucket, key_prefix=prefix, connection_id=connection)
+    return {"s3_uri": s3_uri, "bucket": bucket, "prefix": prefix, "auto_label": auto_label, "connection": connection}
+
+
+def s3_failure(error: ClientError, *, bucket: str) -> GroundworkError:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code == "NoSuchBucket":
+        return InvalidInput(f"The bucket {bucket!r} does not exist.", code="bucket_not_found")
+    if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+        return InvalidInput(f"The credentials in use may not read the bucket {bucket!r}.", code="access_denied")
+    return InvalidInput(f"S3 refused to list the bucket {bucket!r}: {code or error}.", code="s3_error")
+
+
+def list_and_register(job: ImportJob, access: BucketAccess, client: BaseClient) -> None:
+    """List the job's prefix from its checkpoint on and register every image key as an entry."""
+    params = job.params
+    while not job.checkpoint.get("listing_done"):
+        if cancel_requested(job.pk):
+            raise JobCanceled()
+        request = {"Bucket": access.bucket, "Prefix": params["prefix"], "MaxKeys": LIST_PAGE_SIZE}
+        if job.checkpoint.get("continuation_token"):
+            request["ContinuationToken"] = job.checkpoint["continuation_token"]
+        try:
+            page = client.list_objects_v2(**request)
+        except ClientError as error:
+            raise s3_failure(error, bucket=access.bucket) from error
+        job = _register_page(job.pk, access, page)
+
+
+@transaction.atomic
+def _register_page(job_id: int, access: BucketAccess, page: dict) -> ImportJob:
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    dataset = dataset_lock(dataset_id=job.dataset_id)
+    prefix, auto_label = job.params["prefix"], job.params["auto_label"]
+    drafts: dict[str, _Draft] = {}
+    sizes: dict[str, int] = {}
+    problems: list[tuple[str, str, str]] = []
+    seen = skipped = 0
+    for item in page.get("Contents", []):
+        key = item["Key"]
+        if is_folder_marker(key) or not key_is_under(key, prefix):
+            continue
+        seen += 1
+        if not looks_like_image_key(key):
+            skipped += 1
+            continue
+        ref = f"s3://{access.bucket}/{key}"
+        label = folder_label_for_key(key, prefix) if auto_label else None
+        if label is not None and label.problem:
+            problems.append((ref, "invalid_folder_label", label.problem))
+        drafts[ref] = _Draft(ref, [label.name] if label is not None and label.name else [])
+        sizes[ref] = item.get("Size")
+    # Entries someone else added stay as they are; this job's own (a redelivered page) are written again.
+    others = set(
+        Image.objects.filter(dataset_id=dataset.pk, source_ref__in=list(drafts))
+        .exclude(origin=Origin.IMPORT, origin_id=job.pk)
+        .values_list("source_ref", flat=True)
+    )
+    skipped += len(others)
+    fresh = [draft for ref, draft in drafts.items() if ref not in others]
+    ensure_quota(dataset=dataset, new_entries=len(fresh))
+    written = entries_upsert(
+        dataset_id=dataset.pk, drafts=fresh, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
+    )
+    entries = list(Image.objects.filter(pk__in=written.created_ids + written.updated_ids).only("pk", "source_ref"))
+    for entry in entries:
+        entry.byte_size, entry.connection = sizes[entry.source_ref], access.connection
+    Image.objects.bulk_update(entries, ["byte_size", "connection"], batch_size=LIST_PAGE_SIZE)
+    add_line_errors(job, [(None, ref, code, message) for ref, code, message in problems])
+    job.seen += seen
+    job.skipped += skipped
+    job.imported += len(fresh)
+    job.checkpoint = {
+        **job.checkpoint,
+        "continuation_token": page.get("NextContinuationToken"),
+        "listing_done": not page.get("IsTruncated"),
+    }
+    job.save(update_fields=["seen", "skipped", "imported", "checkpoint", "line_error_count"])
+    return job
+
+
+def run_s3_folder_import(job: ImportJob) -> None:
+    """Run (or resume) an S3 folder import to its end. Raises domain errors (the job fails with their code)
+    and JobCanceled."""
+    params = job.params
+    access = bucket_access(
+        project_id=job.dataset.project_id,
+        bucket=params["bucket"],
+        key_prefix=params["prefix"],
+        connection_id=params.get("connection"),
+    )
+    client = access.client(max_pool_connections=32)
+    list_and_register(job, access, client)

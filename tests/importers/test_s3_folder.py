@@ -1,0 +1,262 @@
+import time
+
+import pytest
+
+from datasets.models import Dataset, Image, ImageLabel
+from importers import services
+from importers.models import ImportJob, ImportLineError
+from tests.fixtures.datasets import assert_counts_true, make_dataset
+
+pytestmark = [pytest.mark.s3, pytest.mark.django_db]
+
+KEYS = [
+    "alexa-devices/img.png",
+    "alexa-devices/echo/img.png",
+    "alexa-devices/echo/2.JPG",
+    "alexa-devices/echo-dot/img.jpeg",
+    "alexa-devices/echo-dot/white-echo-dot/img.png",
+    "alexa-devices/echo-dot-old/img.png",
+    "alexa-devices/echo/readme.txt",
+    "alexa-devices/echo/",
+    "other/img.png",
+]
+
+
+@pytest.fixture
+def bucket(s3):
+    for key in KEYS:
+        s3.put(key, b"" if key.endswith("/") else b"image bytes")
+    return s3
+
+
+def import_folder(project, s3_uri, auto_label=True, dataset=None, connection=None):
+    source = {"kind": "s3_folder", "s3_uri": s3_uri, "auto_label": auto_label, "connection": connection}
+    if dataset is None:
+        dataset, job = services.dataset_create_from_source(
+            project_id=project.pk, name="folder", type="train", source=source, user=None
+        )
+    else:
+        job = services.import_start(dataset_id=dataset.pk, source=source, user=None)
+    services.import_run(job_id=job.pk)
+    job.refresh_from_db()
+    dataset.refresh_from_db()
+    return dataset, job
+
+
+def labels_by_key(dataset, bucket_name):
+    result = {}
+    for entry in Image.objects.filter(dataset=dataset):
+        key = entry.source_ref.removeprefix(f"s3://{bucket_name}/")
+        result[key] = sorted(ImageLabel.objects.filter(image=entry).values_list("label__name", flat=True))
+    return result
+
+
+def test_first_level_folder_names_become_labels(project_with_roles, bucket):
+    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/")
+
+    assert job.status == "succeeded", job.error_message
+    assert labels_by_key(dataset, bucket.bucket) == {
+        "alexa-devices/img.png": [],
+        "alexa-devices/echo/img.png": ["echo"],
+        "alexa-devices/echo/2.JPG": ["echo"],
+        "alexa-devices/echo-dot/img.jpeg": ["echo-dot"],
+        "alexa-devices/echo-dot/white-echo-dot/img.png": ["echo-dot"],
+        "alexa-devices/echo-dot-old/img.png": ["echo-dot-old"],
+    }
+    assert (job.seen, job.imported, job.skipped) == (7, 6, 1)  # readme.txt skipped, the folder marker unseen
+    assert dataset.status == "ready"
+    assert_counts_true(dataset)
+
+
+def test_a_deeper_prefix_without_slash_means_that_folder_only(project_with_roles, bucket):
+    dataset, _ = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/echo-dot")
+
+    assert labels_by_key(dataset, bucket.bucket) == {
+        "alexa-devices/echo-dot/img.jpeg": [],
+        "alexa-devices/echo-dot/white-echo-dot/img.png": ["white-echo-dot"],
+    }
+
+
+def test_the_whole_bucket_labels_by_top_level_folder(project_with_roles, bucket):
+    dataset, _ = import_folder(project_with_roles.project, f"s3://{bucket.bucket}")
+
+    labels = labels_by_key(dataset, bucket.bucket)
+    assert labels["other/img.png"] == ["other"]
+    assert labels["alexa-devices/echo/img.png"] == ["alexa-devices"]
+
+
+def test_without_auto_label_nothing_is_labeled(project_with_roles, bucket):
+    dataset, _ = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/", auto_label=False)
+
+    assert set(map(tuple, labels_by_key(dataset, bucket.bucket).values())) == {()}
+    assert dataset.labeled_entries == 0
+
+
+def test_keys_the_dataset_has_already_are_skipped_not_overwritten(project_with_roles, bucket):
+    from tests.fixtures.datasets import Draft
+
+    ref = f"s3://{bucket.bucket}/alexa-devices/echo/img.png"
+    dataset = make_dataset(project_with_roles.project, drafts=[Draft(ref, labels=["mine"])])
+
+    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/", dataset=dataset)
+
+    assert labels_by_key(dataset, bucket.bucket)["alexa-devices/echo/img.png"] == ["mine"]
+    assert (job.imported, job.skipped) == (5, 2)
+    assert_counts_true(dataset)
+
+
+def test_a_bucket_that_is_not_allowed_is_refused_before_anything_is_created(project_with_roles, bucket):
+    response = project_with_roles.client("manager").post(
+        f"/api/v1/projects/{project_with_roles.project.id}/datasets/",
+        {"name": "x", "source": {"kind": "s3_folder", "s3_uri": "s3://someone-elses-bucket/photos/"}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bucket_not_allowed"
+    assert not Dataset.objects.filter(name="x").exists()
+
+
+@pytest.mark.parametrize("uri", ["https://bucket.s3.amazonaws.com/x/", "s3://", "s3://UPPER/x", "s3://two words/x"])
+def test_bad_uris_are_refused(project_with_roles, bucket, uri):
+    response = project_with_roles.client("manager").post(
+        f"/api/v1/projects/{project_with_roles.project.id}/datasets/",
+        {"name": "x", "source": {"kind": "s3_folder", "s3_uri": uri}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_s3_uri"
+
+
+def test_a_missing_bucket_fails_the_job_and_leaves_nothing(project_with_roles, bucket, settings):
+    settings.AWS_STORAGE_BUCKET_NAME = "not-created-yet"
+
+    dataset, job = import_folder(project_with_roles.project, "s3://not-created-yet/photos/")
+
+    assert job.status == "failed"
+    assert job.error_code == "bucket_not_found"
+    assert dataset.status == "failed"
+    assert not Image.objects.filter(dataset=dataset).exists()
+
+
+def test_a_folder_name_that_cannot_be_a_label_is_reported(project_with_roles, bucket):
+    bucket.put("weird/" + "x" * 300 + "/a.png", b"image bytes")
+
+    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/weird/")
+
+    assert Image.objects.filter(dataset=dataset, is_labeled=False).count() == 1
+    assert ImportLineError.objects.get(job=job).code == "invalid_folder_label"
+
+
+def test_quota_failure_undoes_the_import(project_with_roles, bucket, settings):
+    settings.DATASET_MAX_ENTRIES = 3
+    settings.DATASET_MAX_ENTRIES_CLASSIFICATION = 3
+
+    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/")
+
+    assert job.error_code == "dataset_quota_exceeded"
+    assert not Image.objects.filter(dataset=dataset).exists()
+    assert_counts_true(dataset)
+
+
+def test_listing_resumes_from_the_checkpoint_with_exact_counters(project_with_roles, s3, monkeypatch):
+    from importers import s3_folder
+
+    for index in range(25):
+        s3.put(f"many/{'cat' if index % 2 else 'dog'}/{index:03}.png", b"image bytes")
+    monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
+    source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/many/", "auto_label": True}
+    dataset, job = services.dataset_create_from_source(
+        project_id=project_with_roles.project.pk, name="many", type="train", source=source, user=None
+    )
+    calls = {"n": 0}
+    real = s3_folder._register_page
+
+    def crash_on_second_page(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("worker killed")  # what a SIGKILL looks like to the database: no commit
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(s3_folder, "_register_page", crash_on_second_page)
+    with pytest.raises(ConnectionError):
+        services.import_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.imported) == ("running", 10)
+
+    services.import_run(job_id=job.pk)  # the redelivered task
+
+    job.refresh_from_db()
+    assert (job.status, job.seen, job.imported, job.skipped) == ("succeeded", 25, 25, 0)
+    assert Image.objects.filter(dataset=dataset).count() == 25
+    assert_counts_true(dataset)
+
+
+def test_cancel_stops_between_pages(project_with_roles, s3, monkeypatch):
+    from importers import s3_folder
+
+    for index in range(30):
+        s3.put(f"slow/{index:03}.png", b"image bytes")
+    monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
+    source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/slow/", "auto_label": False}
+    dataset, job = services.dataset_create_from_source(
+        project_id=project_with_roles.project.pk, name="slow", type="train", source=source, user=None
+    )
+    real = s3_folder._register_page
+
+    def cancel_after_first_page(*args, **kwargs):
+        result = real(*args, **kwargs)
+        ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+        return result
+
+    monkeypatch.setattr(s3_folder, "_register_page", cancel_after_first_page)
+    services.import_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    dataset.refresh_from_db()
+    assert job.status == "canceled"
+    assert job.imported == 10
+    assert (dataset.status, dataset.total_entries) == ("ready", 10)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_folder_import_through_the_api_and_the_worker(project_with_roles, bucket, celery_worker):
+    client = project_with_roles.client("manager")
+
+    response = client.post(
+        f"/api/v1/projects/{project_with_roles.project.id}/datasets/",
+        {
+            "name": "devices",
+            "source": {"kind": "s3_folder", "s3_uri": f"s3://{bucket.bucket}/alexa-devices", "auto_label": True},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 202
+    job_id = response.json()["import"]["id"]
+    deadline = time.monotonic() + 60
+    while (job := client.get(f"/api/v1/imports/{job_id}/").json())["status"] not in {"succeeded", "failed"}:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["status"] == "succeeded", job
+    assert job["counts"] == {"seen": 7, "imported": 6, "skipped": 1, "failed": 0}
+    labels = {
+        label["name"]: label["entry_count"]
+        for label in client.get(f"/api/v1/datasets/{response.json()['id']}/labels/").json()["results"]
+    }
+    assert labels == {"echo": 2, "echo-dot": 2, "echo-dot-old": 1}
+
+
+def test_outsider_cannot_import_into_a_dataset(project_with_roles, bucket):
+    dataset = make_dataset(project_with_roles.project)
+
+    response = project_with_roles.client("outsider").post(
+        f"/api/v1/datasets/{dataset.id}/imports/",
+        {"kind": "s3_folder", "s3_uri": f"s3://{bucket.bucket}/alexa-devices/"},
+        format="json",
+    )
+
+    assert response.status_code == 404
+    assert not ImportJob.objects.exists()
