@@ -268,6 +268,9 @@ if not 0 < DATASET_MAX_ENTRIES <= 250_000:
     raise ImproperlyConfigured("DATASET_MAX_ENTRIES must be between 1 and 250000.")
 if not DATASET_MAX_ENTRIES <= DATASET_MAX_ENTRIES_CLASSIFICATION <= 500_000:
     raise ImproperlyConfigured("DATASET_MAX_ENTRIES_CLASSIFICATION must be between DATASET_MAX_ENTRIES and 500000.")
+# Manifest imports (the reference's limits: 1 GB, 250,000 lines).
+MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 1024**3)
+MANIFEST_MAX_LINES = env_int("MANIFEST_MAX_LINES", 250_000)
 # UpdateDatasetEntries takes up to 5 MB of JSON Lines (the reference's limit, 5,242,880 bytes).
 MAX_NDJSON_BODY_BYTES = env_int("MAX_NDJSON_BODY_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_NDJSON_BODY_BYTES + 1024 * 1024

@@ -1,11 +1,14 @@
 """Import jobs API: progress, line errors, cancel."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.pagination import IdCursorPagination, paginated_response
+from core.parsers import LimitedJSONParser
 from core.validation import validated
 from datasets.models import Dataset
 from datasets.serializers import SourceSerializer
@@ -49,12 +52,25 @@ class ImportJobCancelApi(ImportJobScopedApi):
         return Response(ImportJobOutputSerializer(job).data)
 
 
+class ManifestUploadSerializer(serializers.Serializer):
+    manifest = serializers.FileField(help_text="A Ground Truth manifest (JSON Lines), up to 1 GB")
+
+
 class DatasetImportApi(ProjectScopedApi):
     capabilities = {"post": Capability.DATASETS_MANAGE}
+    parser_classes = [LimitedJSONParser, MultiPartParser]
 
-    @extend_schema(request=SourceSerializer, responses={202: ImportJobOutputSerializer})
+    @extend_schema(
+        request={"application/json": SourceSerializer, "multipart/form-data": ManifestUploadSerializer},
+        responses={202: ImportJobOutputSerializer},
+    )
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset, _ = self.get_member_object(Dataset.objects.all(), dataset_id)
-        source = validated(SourceSerializer, request.data)
+        request._request.upload_max_file_bytes = settings.MANIFEST_MAX_BYTES  # before the body is read
+        if request.content_type.startswith("multipart/"):
+            upload = validated(ManifestUploadSerializer, request.data)["manifest"]
+            source = {"kind": "manifest", "upload": upload, "upload_size": upload.size}
+        else:
+            source = validated(SourceSerializer, request.data)
         job = services.import_start(dataset_id=dataset.pk, source=source, user=request.user)
         return Response(ImportJobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)

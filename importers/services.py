@@ -17,6 +17,7 @@ from datasets.services.copy import dataset_copy_entries
 from datasets.services.datasets import dataset_create, ensure_not_busy
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
 from importers.jobs import JobCanceled, job_entries_delete
+from importers.manifest_source import manifest_source_params, run_manifest_import, uploaded_manifest_params
 from importers.models import FINISHED_STATUSES, ImportJob, ImportKind, ImportStatus
 from importers.s3_folder import folder_source_params, run_s3_folder_import
 from projects.models import Project
@@ -77,6 +78,12 @@ def source_params(*, project_id: int, source: dict[str, Any]) -> dict[str, Any]:
             s3_uri=source["s3_uri"],
             auto_label=source.get("auto_label", False),
             connection=source.get("connection"),
+        )
+    if kind == ImportKind.MANIFEST:
+        if "upload" in source:
+            return uploaded_manifest_params(upload=source["upload"], size=source["upload_size"])
+        return manifest_source_params(
+            project_id=project_id, s3_uri=source["s3_uri"], connection=source.get("connection")
         )
     raise InvalidInput(
         f"Imports from a source of kind {kind!r} are not supported yet.",
@@ -162,6 +169,8 @@ def import_run(*, job_id: int) -> dict[str, Any]:
             ImportJob.objects.filter(pk=job.pk).update(seen=copied, imported=copied)
         elif job.kind == ImportKind.S3_FOLDER:
             run_s3_folder_import(job)
+        elif job.kind == ImportKind.MANIFEST:
+            run_manifest_import(job)
         else:
             raise InvalidInput(f"Unknown import kind {job.kind!r}.", code="source_not_supported")
     except JobCanceled:

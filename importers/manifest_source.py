@@ -1,0 +1,203 @@
+"""The manifest source: a Ground Truth manifest from S3 or an uploaded file, read as a stream, line by line.
+
+Lines are parsed by the manifest codec and written in batches, each batch in one transaction with the job's
+counters and a checkpoint (line number and byte offset), so a redelivered task resumes after the last batch
+written. Terminal errors (the reference's file-level codes) fail the job, and the job's entries are then
+removed: the dataset is left exactly as it was. Source refs the dataset has already are skipped, never
+overwritten (UpdateDatasetEntries replaces); a source-ref repeated in the manifest is reported, the first kept.
+"""
+
+import uuid
+from collections.abc import Iterator
+from typing import IO
+
+from botocore.exceptions import ClientError
+from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from core.errors import GroundworkError, InvalidInput
+from datasets.manifest import MAX_LINE_CHARS, LineRejected, parse_line, parse_s3_uri
+from datasets.models import Image, Origin
+from datasets.services.datasets import ensure_quota
+from datasets.services.entries_bulk import entries_upsert
+from datasets.services.stats import dataset_lock
+from importers.jobs import JobCanceled, add_line_errors, cancel_requested
+from importers.lines import iter_lines
+from importers.models import ImportJob
+from projects.s3 import BucketAccess, bucket_access
+
+BATCH_LINES = 2000
+CHUNK_BYTES = 1 << 20
+INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
+
+
+class ManifestFailure(GroundworkError):
+    """A terminal error of the whole manifest (reference §2.4)."""
+
+
+def manifest_source_params(*, project_id: int, s3_uri: str, connection: int | None) -> dict:
+    try:
+        bucket, key = parse_s3_uri(s3_uri)
+    except ValueError as exc:
+        raise InvalidInput(f"{s3_uri!r} {exc}.", code="invalid_s3_uri", fields={"source.s3_uri": str(exc)}) from None
+    bucket_access(project_id=project_id, bucket=bucket, key_prefix=key, connection_id=connection)
+    return {"s3_uri": s3_uri, "bucket": bucket, "key": key, "connection": connection}
+
+
+def uploaded_manifest_params(*, upload: IO[bytes], size: int) -> dict:
+    """Keep an uploaded manifest in the platform's storage until the worker has read it."""
+    if size > settings.MANIFEST_MAX_BYTES:
+        raise ManifestFailure("The manifest is over 1 GB.", code="ERROR_MANIFEST_SIZE_TOO_LARGE")
+    name = default_storage.save(f"imports/manifests/{uuid.uuid4().hex}.manifest", File(upload))
+    return {"storage_name": name, "size": size}
+
+
+def _s3_chunks(job: ImportJob, access: BucketAccess, offset: int) -> Iterator[bytes]:
+    client = access.client()
+    bucket, key = job.params["bucket"], job.params["key"]
+    try:
+        size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        _check_size(size)
+        if offset >= size:
+            return
+        body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
+    except ClientError as error:
+        raise ManifestFailure(f"The manifest {job.params['s3_uri']} cannot be read.", code=INACCESSIBLE) from error
+    yield from body.iter_chunks(CHUNK_BYTES)
+
+
+def _stored_chunks(job: ImportJob, offset: int) -> Iterator[bytes]:
+    name = job.params["storage_name"]
+    if not default_storage.exists(name):
+        raise ManifestFailure("The uploaded manifest is gone.", code=INACCESSIBLE)
+    _check_size(job.params["size"])
+    with default_storage.open(name, "rb") as stream:
+        stream.seek(offset)
+        while chunk := stream.read(CHUNK_BYTES):
+            yield chunk
+
+
+def _check_size(size: int) -> None:
+    if size > settings.MANIFEST_MAX_BYTES:
+        raise ManifestFailure(f"The manifest has {size:,} bytes; at most 1 GB.", code="ERROR_MANIFEST_SIZE_TOO_LARGE")
+    if size == 0:
+        raise ManifestFailure("The manifest is empty.", code="ERROR_EMPTY_MANIFEST")
+
+
+def run_manifest_import(job: ImportJob) -> None:
+    """Run (or resume) a manifest import. Raises ManifestFailure and other domain errors, JobCanceled."""
+    access = None
+    if "bucket" in job.params:
+        access = bucket_access(
+            project_id=job.dataset.project_id,
+            bucket=job.params["bucket"],
+            key_prefix=job.params["key"],
+            connection_id=job.params.get("connection"),
+        )
+    line, offset = job.checkpoint.get("line", 0), job.checkpoint.get("offset", 0)
+    chunks = _s3_chunks(job, access, offset) if access else _stored_chunks(job, offset)
+    batch: list[tuple[int, bytes | None]] = []
+    for number, raw, end in iter_lines(chunks, max_line_bytes=4 * MAX_LINE_CHARS, first_line=line + 1):
+        if number > settings.MANIFEST_MAX_LINES:
+            raise ManifestFailure(
+                f"The manifest has more than {settings.MANIFEST_MAX_LINES:,} lines.",
+                code="ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM",
+            )
+        batch.append((number, raw))
+        if len(batch) == BATCH_LINES:
+            job = _write_batch(job.pk, batch, end)
+            batch = []
+    if batch:
+        job = _write_batch(job.pk, batch, end)
+    _check_totals(job)
+    if "storage_name" in job.params:
+        default_storage.delete(job.params["storage_name"])
+
+
+def _check_totals(job: ImportJob) -> None:
+    job.refresh_from_db()
+    if job.seen == 0:
+        raise ManifestFailure("The manifest has no lines.", code="ERROR_EMPTY_MANIFEST")
+    if job.failed * 5 > job.seen:  # the reference's 20% rule
+        raise ManifestFailure(
+            f"{job.failed:,} of {job.seen:,} lines could not be imported (more than 20%).",
+            code="ERROR_TOO_MANY_RECORDS_IN_ERROR",
+        )
+
+
+def _allowed(job: ImportJob, bucket: str) -> bool:
+    connection_bucket = job.params.get("bucket") if job.params.get("connection") else None
+    return bucket in {settings.AWS_STORAGE_BUCKET_NAME, connection_bucket}
+
+
+@transaction.atomic
+def _write_batch(job_id: int, batch: list[tuple[int, bytes | None]], offset: int) -> ImportJob:
+    if cancel_requested(job_id):
+        raise JobCanceled()
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    dataset = dataset_lock(dataset_id=job.dataset_id)
+    errors: list[tuple[int | None, str, str, str]] = []
+    drafts, lines_of = {}, {}
+    seen = rejected = 0
+    for number, raw in batch:
+        if raw is not None and not raw.strip():
+            continue  # blank lines are not objects
+        seen += 1
+        try:
+            if raw is None:
+                raise LineRejected("ERROR_INVALID_JSON_LINE", "the line is over 100,000 characters", line_number=number)
+            draft = parse_line(raw, line_number=number)
+            bucket = draft.source_ref[5:].partition("/")[0]
+            if not _allowed(job, bucket):
+                raise LineRejected(
+                    "ERROR_BUCKET_NOT_ALLOWED", f"the bucket {bucket!r} is not readable here", line_number=number
+                )
+            if draft.source_ref in drafts:
+                raise LineRejected(
+                    "ERROR_DUPLICATE_SOURCE_REF",
+                    f"{draft.source_ref} repeats line {lines_of[draft.source_ref]}; the first is kept",
+                    line_number=number,
+                )
+        except LineRejected as refused:
+            rejected += 1
+            errors.append((number, "", refused.code, refused.message))
+            continue
+        drafts[draft.source_ref], lines_of[draft.source_ref] = draft, number
+        errors += [(number, draft.source_ref, e.code, f"line {number}: {e.message}") for e in draft.errors]
+    existing = dict(
+        Image.objects.filter(dataset_id=dataset.pk, source_ref__in=list(drafts)).values_list("source_ref", "origin_id")
+    )
+    skipped = 0
+    for ref, origin_id in existing.items():
+        del drafts[ref]
+        if origin_id == job.pk:  # written by an earlier batch of this manifest: a repeated source-ref
+            rejected += 1
+            errors.append(
+                (
+                    lines_of[ref],
+                    ref,
+                    "ERROR_DUPLICATE_SOURCE_REF",
+                    f"line {lines_of[ref]}: {ref} repeats an earlier line; the first is kept",
+                )
+            )
+        else:
+            skipped += 1
+    fresh = list(drafts.values())
+    ensure_quota(dataset=dataset, new_entries=len(fresh), adding_boxes=any(d.boxes for d in fresh))
+    written = entries_upsert(
+        dataset_id=dataset.pk, drafts=fresh, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
+    )
+    if job.params.get("connection"):
+        Image.objects.filter(pk__in=written.created_ids, source_ref__startswith=f"s3://{job.params['bucket']}/").update(
+            connection_id=job.params["connection"]
+        )
+    add_line_errors(job, sorted(errors, key=lambda error: error[0] or 0))
+    job.seen += seen
+    job.imported += len(fresh)
+    job.skipped += skipped
+    job.failed += rejected
+    job.checkpoint = {"line": batch[-1][0], "offset": offset}
+    job.save(update_fields=["seen", "imported", "skipped", "failed", "checkpoint", "line_error_count"])
+    return job

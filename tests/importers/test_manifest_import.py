@@ -1,0 +1,190 @@
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from datasets.models import BoundingBox, Image, ImageLabel
+from importers import manifest_source, services
+from importers.models import ImportJob, ImportLineError
+from tests.fixtures.datasets import Draft, assert_counts_true, make_dataset
+
+pytestmark = [pytest.mark.s3, pytest.mark.django_db]
+
+
+def classification(ref, name="tabby"):
+    return {
+        "source-ref": ref,
+        "animal": 0,
+        "animal-metadata": {"class-name": name, "confidence": 0.9, "type": "groundtruth/image-classification",
+                            "human-annotated": "yes", "creation-date": "2024-03-01T10:15:00"},
+    }  # fmt: skip
+
+
+def boxes(ref):
+    return {
+        "source-ref": ref,
+        "b": {"image_size": [{"width": 800, "height": 600, "depth": 3}],
+              "annotations": [{"class_id": 0, "left": 10, "top": 10, "width": 100, "height": 80},
+                              {"class_id": 0, "left": 790, "top": 10, "width": 100, "height": 80}]},
+        "b-metadata": {"objects": [{"confidence": 0.9}, {"confidence": 0.8}], "class-map": {"0": "can"},
+                       "type": "groundtruth/object-detection", "human-annotated": "yes",
+                       "creation-date": "2024-03-01T10:15:00"},
+    }  # fmt: skip
+
+
+def manifest(*lines) -> bytes:
+    return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines).encode()
+
+
+def run(project, s3, body: bytes, *, dataset=None, key="gt/output.manifest"):
+    s3.put(key, body)
+    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/{key}"}
+    if dataset is None:
+        dataset, job = services.dataset_create_from_source(
+            project_id=project.pk, name="from-manifest", type="train", source=source, user=None
+        )
+    else:
+        job = services.import_start(dataset_id=dataset.pk, source=source, user=None)
+    services.import_run(job_id=job.pk)
+    job.refresh_from_db()
+    dataset.refresh_from_db()
+    return dataset, job
+
+
+def test_lines_become_entries_and_bad_lines_are_reported_with_numbers(project_with_roles, s3):
+    ref = f"s3://{s3.bucket}/img"
+    body = manifest(
+        classification(f"{ref}/1.jpg"),
+        boxes(f"{ref}/2.jpg"),
+        '{"source-ref": "s3://x/y.jpg",',
+        {"animal": 1},
+        classification("https://example.com/3.jpg"),
+        classification(f"{ref}/1.jpg", name="dup"),
+        "",
+        classification("s3://someone-elses-bucket/4.jpg"),
+        *[classification(f"{ref}/ok{i}.jpg") for i in range(20)],
+    )
+
+    dataset, job = run(project_with_roles.project, s3, body)
+
+    assert job.status == "succeeded", job.error_message
+    assert (job.seen, job.imported, job.skipped, job.failed) == (27, 22, 0, 5)
+    errors = list(ImportLineError.objects.filter(job=job).values_list("line", "code"))
+    assert errors == [
+        (2, "ERROR_INVALID_BOUNDING_BOX"),
+        (3, "ERROR_INVALID_JSON_LINE"),
+        (4, "ERROR_MISSING_SOURCE_REF"),
+        (5, "ERROR_INVALID_SOURCE_REF_FORMAT"),
+        (6, "ERROR_DUPLICATE_SOURCE_REF"),
+        (8, "ERROR_BUCKET_NOT_ALLOWED"),
+    ]
+    first = Image.objects.get(dataset=dataset, source_ref=f"{ref}/1.jpg")
+    assert list(ImageLabel.objects.filter(image=first).values_list("label__name", flat=True)) == ["tabby"]
+    boxed = Image.objects.get(dataset=dataset, source_ref=f"{ref}/2.jpg")
+    assert (boxed.width, boxed.height, boxed.has_errors) == (800, 600, True)
+    assert BoundingBox.objects.filter(image=boxed).count() == 1
+    assert_counts_true(dataset)
+
+
+def test_an_uploaded_manifest_is_imported(project_with_roles, s3):
+    dataset = make_dataset(project_with_roles.project)
+    body = manifest(*[classification(f"s3://{s3.bucket}/u/{i}.jpg") for i in range(3)])
+
+    response = project_with_roles.client("manager").post(
+        f"/api/v1/datasets/{dataset.id}/imports/",
+        {"manifest": SimpleUploadedFile("output.manifest", body)},
+        format="multipart",
+    )
+    assert response.status_code == 202
+    services.import_run(job_id=response.json()["id"])
+
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    assert (job.status, job.imported) == ("succeeded", 3)
+    dataset.refresh_from_db()
+    assert (dataset.status, dataset.total_entries) == ("ready", 3)
+
+
+@pytest.mark.parametrize(
+    ("body", "setting", "code"),
+    [
+        (b"", {}, "ERROR_EMPTY_MANIFEST"),
+        (b"\n\n", {}, "ERROR_EMPTY_MANIFEST"),
+        (None, {"MANIFEST_MAX_LINES": 5}, "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"),
+        (None, {"MANIFEST_MAX_BYTES": 100}, "ERROR_MANIFEST_SIZE_TOO_LARGE"),
+        (
+            b"not json\n" * 3 + b'{"source-ref": "s3://groundwork-default/a.jpg"}\n',
+            {},
+            "ERROR_TOO_MANY_RECORDS_IN_ERROR",
+        ),
+    ],
+)
+def test_terminal_errors_leave_the_dataset_as_it_was(
+    project_with_roles, s3, settings, monkeypatch, body, setting, code
+):
+    monkeypatch.setattr(manifest_source, "BATCH_LINES", 2)  # earlier batches are written before the failure
+    for name, value in setting.items():
+        setattr(settings, name, value)
+    existing = make_dataset(project_with_roles.project, drafts=[Draft(f"s3://{s3.bucket}/kept.jpg", labels=["old"])])
+    if body is None:
+        body = manifest(*[classification(f"s3://{s3.bucket}/t/{i}.jpg") for i in range(8)])
+
+    dataset, job = run(project_with_roles.project, s3, body, dataset=existing)
+
+    assert (job.status, job.error_code) == ("failed", code)
+    assert list(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True)) == [
+        f"s3://{s3.bucket}/kept.jpg"
+    ]
+    assert dataset.status == "ready"  # the dataset existed before: it stays usable, unchanged
+    assert_counts_true(dataset)
+
+
+def test_a_missing_manifest_is_inaccessible(project_with_roles, s3):
+    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/nowhere.manifest"}
+    _, job = services.dataset_create_from_source(
+        project_id=project_with_roles.project.pk, name="m", type="train", source=source, user=None
+    )
+
+    services.import_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.error_code == "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
+
+
+def test_a_killed_import_resumes_after_the_last_batch_written(project_with_roles, s3, monkeypatch):
+    monkeypatch.setattr(manifest_source, "BATCH_LINES", 4)
+    body = manifest(*[classification(f"s3://{s3.bucket}/r/{i}.jpg") for i in range(10)], {"animal": 1})
+    s3.put("gt/r.manifest", body)
+    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/gt/r.manifest"}
+    dataset, job = services.dataset_create_from_source(
+        project_id=project_with_roles.project.pk, name="r", type="train", source=source, user=None
+    )
+    real, calls = manifest_source._write_batch, {"n": 0}
+
+    def crash_on_second_batch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(manifest_source, "_write_batch", crash_on_second_batch)
+    with pytest.raises(ConnectionError):
+        services.import_run(job_id=job.pk)
+    services.import_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.seen, job.imported, job.failed) == ("succeeded", 11, 10, 1)
+    assert list(ImportLineError.objects.filter(job=job).values_list("line", flat=True)) == [11]
+    assert Image.objects.filter(dataset=dataset).count() == 10
+
+
+def test_source_refs_the_dataset_has_are_skipped(project_with_roles, s3):
+    ref = f"s3://{s3.bucket}/s/1.jpg"
+    existing = make_dataset(project_with_roles.project, drafts=[Draft(ref, labels=["mine"])])
+
+    dataset, job = run(
+        project_with_roles.project, s3, manifest(classification(ref), classification(ref + "x")), dataset=existing
+    )
+
+    assert (job.imported, job.skipped) == (1, 1)
+    entry = Image.objects.get(dataset=dataset, source_ref=ref)
+    assert list(ImageLabel.objects.filter(image=entry).values_list("label__name", flat=True)) == ["mine"]
