@@ -137,6 +137,8 @@ def _write_batch(job_id: int, batch: list[tuple[int, bytes | None]], offset: int
     if cancel_requested(job_id):
         raise JobCanceled()
     job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.checkpoint.get("line", 0) != batch[0][0] - 1:
+        return job  # another delivery of the task wrote this batch meanwhile: never count it twice
     dataset = dataset_lock(dataset_id=job.dataset_id)
     errors: list[tuple[int | None, str, str, str]] = []
     drafts, lines_of = {}, {}

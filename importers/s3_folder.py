@@ -73,12 +73,14 @@ def list_and_register(job: ImportJob, access: BucketAccess, client: BaseClient) 
             page = client.list_objects_v2(**request)
         except ClientError as error:
             raise s3_failure(error, bucket=access.bucket) from error
-        job = _register_page(job.pk, access, page)
+        job = _register_page(job.pk, access, page, token=job.checkpoint.get("continuation_token"))
 
 
 @transaction.atomic
-def _register_page(job_id: int, access: BucketAccess, page: dict) -> ImportJob:
+def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str | None) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.checkpoint.get("continuation_token") != token or job.checkpoint.get("listing_done"):
+        return job  # another delivery of the task wrote this page meanwhile: never count it twice
     dataset = dataset_lock(dataset_id=job.dataset_id)
     prefix, auto_label = job.params["prefix"], job.params["auto_label"]
     drafts: dict[str, _Draft] = {}

@@ -93,15 +93,18 @@ def source_params(*, project_id: int, source: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def import_start(*, dataset_id: int, source: dict[str, Any], user: AbstractBaseUser) -> ImportJob:
-    """Start an import into an existing dataset (it is `updating` until the job ends). Raises Conflict
-    `dataset_busy`, InvalidInput for a bad source."""
+def import_start(
+    *, dataset_id: int, source: dict[str, Any], user: AbstractBaseUser | None, enqueue: bool = True
+) -> ImportJob:
+    """Start an import into an existing dataset (it is `updating` until the job ends); `enqueue=False` leaves
+    running it to the caller (the CLI). Raises Conflict `dataset_busy`, InvalidInput for a bad source."""
     dataset = dataset_lock(dataset_id=dataset_id)
     ensure_not_busy(dataset)
     params = source_params(project_id=dataset.project_id, source=source)
     job = ImportJob.objects.create(dataset=dataset, kind=source["kind"], params=params, created_by=user)
     Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.UPDATING, status_message="")
-    _enqueue(job)
+    if enqueue:
+        _enqueue(job)
     return job
 
 
