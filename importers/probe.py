@@ -115,10 +115,9 @@ def probe_many(
         raise ValueError("concurrency must be at least 1")
     pool_size = client.meta.config.max_pool_connections
     if pool_size < concurrency:
-        logger.warning(
-            "probing with %d threads over %d pooled connections: build the client with s3_client_config(%d)",
-            concurrency, pool_size, concurrency,
-        )  # fmt: skip
+        # Not fatal, but urllib3 then opens and drops a connection for each request beyond the pool.
+        message = "probing with %d threads over %d pooled connections: build the client with s3_client_config(%d)"
+        logger.warning(message, concurrency, pool_size, concurrency)
     return _probe_many(client, bucket, items, concurrency, has_boxes)
 
 

@@ -1,0 +1,177 @@
+"""Benchmark of probing images in S3 (importers.probe) against moto's S3 server over loopback HTTP.
+
+    .venv/bin/python bench/probe.py --objects 2000 --latency-ms 10
+
+Starts moto's server in this process, uploads small generated JPEG and PNG images (one in ten broken: text,
+too small, or cut inside its header), lists them, then probes them all at concurrency 1 and at concurrency
+16. `--latency-ms` adds a sleep before every request, as a real network round trip would. Prints progress on
+stderr and one final JSON line on stdout.
+
+Moto runs in this process, so its request handling (a few ms per GET) shares the GIL with the probing
+threads. `cpu_ms_per_object` is the process's CPU time per probed object in the parallel run, client and
+server together: one GIL runs it all, so it is the floor of `parallel_s / objects`, and the speed-up cannot
+exceed (latency + that) / that. `client_cpu_ms_per_object` is the probing threads' share (boto3 included).
+"""
+
+import argparse
+import io
+import json
+import logging
+import random
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+from moto.server import ThreadedMotoServer
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from importers.probe import probe_many, s3_client_config  # noqa: E402
+
+BUCKET = "groundwork-bench"
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="sleep before every request")
+    parser.add_argument("--concurrency", type=int, default=16)
+    return parser.parse_args()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def image_bytes(index: int, rng: random.Random) -> bytes:
+    if index % 10 == 9:  # the broken tenth
+        kind = index // 10 % 3
+        if kind == 0:
+            return b"this is not an image\n" * 4
+        if kind == 1:
+            return encode(Image.new("RGB", (32, 32), (1, 2, 3)), "PNG")
+        return encode(Image.new("RGB", (200, 200), (1, 2, 3)), "JPEG", icc_profile=rng.randbytes(80_000))[:70_000]
+    size = (rng.randint(64, 640), rng.randint(64, 640))
+    img = Image.new("RGB", size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    return encode(img, "JPEG" if index % 2 else "PNG")
+
+
+def encode(img: Image.Image, image_format: str, **options) -> bytes:
+    out = io.BytesIO()
+    img.save(out, image_format, **options)
+    return out.getvalue()
+
+
+class Counters:
+    """GetObject requests, body bytes, and the CPU time of the calling threads inside get_object (boto3's own
+    cost, moto's excluded), counted from botocore's events."""
+
+    def __init__(self, client) -> None:
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.reset()
+        client.meta.events.register("before-parameter-build.s3.GetObject", self.call_started)
+        client.meta.events.register("before-send.s3.GetObject", self.before_send)
+        client.meta.events.register("after-call.s3.GetObject", self.after_call)
+
+    def call_started(self, **kwargs) -> None:
+        self.local.cpu_started = time.thread_time()
+
+    def before_send(self, **kwargs) -> None:
+        with self.lock:
+            self.gets += 1
+
+    def after_call(self, parsed, **kwargs) -> None:
+        cpu = time.thread_time() - self.local.cpu_started
+        with self.lock:
+            self.bytes_read += parsed.get("ContentLength", 0)
+            self.client_cpu_s += cpu
+
+    def reset(self) -> None:
+        with self.lock:
+            self.gets = self.bytes_read = 0
+            self.client_cpu_s = 0.0
+
+
+def timed_probe(client, items, concurrency: int) -> tuple[float, float, list]:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    results = list(probe_many(client, BUCKET, items, concurrency=concurrency))
+    return time.perf_counter() - started, time.process_time() - cpu_started, results
+
+
+def main() -> None:
+    args = parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            config=s3_client_config(args.concurrency),
+        )
+        client.create_bucket(Bucket=BUCKET)
+        rng = random.Random(7)
+        bodies = {f"photos/{i:06}.{'jpg' if i % 2 else 'png'}": image_bytes(i, rng) for i in range(args.objects)}
+        log(f"uploading {len(bodies)} objects ({sum(map(len, bodies.values())) / 2**20:.1f} MiB)")
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            list(pool.map(lambda kv: client.put_object(Bucket=BUCKET, Key=kv[0], Body=kv[1]), bodies.items()))
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        items = [(obj["Key"], obj["Size"]) for page in pages for obj in page.get("Contents", [])]
+
+        latency = args.latency_ms / 1000
+        client.meta.events.register("before-send.s3", lambda **kwargs: time.sleep(latency))
+        counters = Counters(client)
+        timed_probe(client, items[: 4 * args.concurrency], args.concurrency)  # warm up
+        counters.reset()
+
+        log(f"probing at concurrency 1 with {args.latency_ms:g} ms latency")
+        sequential_s, _, sequential = timed_probe(client, items, 1)
+        gets, bytes_read = counters.gets, counters.bytes_read
+        log(f"probing at concurrency {args.concurrency}")
+        counters.reset()
+        parallel_s, parallel_cpu_s, parallel = timed_probe(client, items, args.concurrency)
+        client_cpu_s = counters.client_cpu_s
+    finally:
+        server.stop()
+
+    usable = sum(1 for result in parallel if result.info)
+    log(f"{usable} usable, {len(parallel) - usable} refused; codes: {sorted({r.code for r in parallel if r.code})}")
+    assert sorted(sequential, key=lambda r: r.key) == sorted(parallel, key=lambda r: r.key)
+    n = len(items)
+    print(
+        json.dumps(
+            {
+                "objects": n,
+                "sequential_s": round(sequential_s, 3),
+                "parallel_s": round(parallel_s, 3),
+                "speedup": round(sequential_s / parallel_s, 2),
+                "gets_per_object": round(gets / n, 3),
+                "bytes_read_per_object": round(bytes_read / n),
+                "latency_ms": args.latency_ms,
+                "concurrency": args.concurrency,
+                "cpu_ms_per_object": round(parallel_cpu_s / n * 1000, 2),
+                "client_cpu_ms_per_object": round(client_cpu_s / n * 1000, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
