@@ -26,6 +26,7 @@ from datasets.services.stats import dataset_lock
 from importers.jobs import JobCanceled, add_line_errors, cancel_requested
 from importers.lines import iter_lines
 from importers.models import ImportJob
+from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, bucket_access
 
 BATCH_LINES = 2000
@@ -112,6 +113,7 @@ def run_manifest_import(job: ImportJob) -> None:
     if batch:
         job = _write_batch(job.pk, batch, end)
     _check_totals(job)
+    probe_job_entries(job, _readable_buckets(job, access))
     if "storage_name" in job.params:
         default_storage.delete(job.params["storage_name"])
 
@@ -125,6 +127,18 @@ def _check_totals(job: ImportJob) -> None:
             f"{job.failed:,} of {job.seen:,} lines could not be imported (more than 20%).",
             code="ERROR_TOO_MANY_RECORDS_IN_ERROR",
         )
+
+
+def _readable_buckets(job: ImportJob, access: BucketAccess | None) -> dict[str, BucketAccess]:
+    """The buckets a manifest's images may lie in: the server's, and the connection's when there is one."""
+    accesses = {}
+    if settings.AWS_STORAGE_BUCKET_NAME:
+        accesses[settings.AWS_STORAGE_BUCKET_NAME] = BucketAccess(
+            bucket=settings.AWS_STORAGE_BUCKET_NAME, connection=None
+        )
+    if access is not None and access.connection is not None:
+        accesses[access.bucket] = access
+    return accesses
 
 
 def _allowed(job: ImportJob, bucket: str) -> bool:

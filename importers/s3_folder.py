@@ -26,6 +26,7 @@ from importers.folder_labels import (
 )
 from importers.jobs import JobCanceled, add_line_errors, cancel_requested
 from importers.models import ImportJob
+from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, bucket_access
 
 LIST_PAGE_SIZE = 1000
@@ -140,5 +141,6 @@ def run_s3_folder_import(job: ImportJob) -> None:
         key_prefix=params["prefix"],
         connection_id=params.get("connection"),
     )
-    client = access.client(max_pool_connections=32)
-    list_and_register(job, access, client)
+    list_and_register(job, access, access.client())
+    job.refresh_from_db()
+    probe_job_entries(job, {access.bucket: access})

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -7,6 +8,7 @@ from datasets.models import BoundingBox, Image, ImageLabel
 from importers import manifest_source, services
 from importers.models import ImportJob, ImportLineError
 from tests.fixtures.datasets import Draft, assert_counts_true, make_dataset
+from tests.fixtures.s3 import png_bytes
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
 
@@ -36,7 +38,14 @@ def manifest(*lines) -> bytes:
     return "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines).encode()
 
 
+def put_images(s3, body: bytes) -> None:
+    """A real image at every key of our bucket that the manifest names."""
+    for ref in set(re.findall(rf"s3://{s3.bucket}/[^\"]+", body.decode(errors="replace"))):
+        s3.put(ref.removeprefix(f"s3://{s3.bucket}/"), png_bytes(800, 600))
+
+
 def run(project, s3, body: bytes, *, dataset=None, key="gt/output.manifest"):
+    put_images(s3, body)
     s3.put(key, body)
     source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/{key}"}
     if dataset is None:
@@ -89,6 +98,7 @@ def test_lines_become_entries_and_bad_lines_are_reported_with_numbers(project_wi
 def test_an_uploaded_manifest_is_imported(project_with_roles, s3):
     dataset = make_dataset(project_with_roles.project)
     body = manifest(*[classification(f"s3://{s3.bucket}/u/{i}.jpg") for i in range(3)])
+    put_images(s3, body)
 
     response = project_with_roles.client("manager").post(
         f"/api/v1/datasets/{dataset.id}/imports/",
@@ -153,6 +163,7 @@ def test_a_missing_manifest_is_inaccessible(project_with_roles, s3):
 def test_a_killed_import_resumes_after_the_last_batch_written(project_with_roles, s3, monkeypatch):
     monkeypatch.setattr(manifest_source, "BATCH_LINES", 4)
     body = manifest(*[classification(f"s3://{s3.bucket}/r/{i}.jpg") for i in range(10)], {"animal": 1})
+    put_images(s3, body)
     s3.put("gt/r.manifest", body)
     source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/gt/r.manifest"}
     dataset, job = services.dataset_create_from_source(

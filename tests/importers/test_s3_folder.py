@@ -6,6 +6,7 @@ from datasets.models import Dataset, Image, ImageLabel
 from importers import services
 from importers.models import ImportJob, ImportLineError
 from tests.fixtures.datasets import assert_counts_true, make_dataset
+from tests.fixtures.s3 import png_bytes
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
 
@@ -25,7 +26,7 @@ KEYS = [
 @pytest.fixture
 def bucket(s3):
     for key in KEYS:
-        s3.put(key, b"" if key.endswith("/") else b"image bytes")
+        s3.put(key, b"" if key.endswith("/") else png_bytes())
     return s3
 
 
@@ -141,7 +142,7 @@ def test_a_missing_bucket_fails_the_job_and_leaves_nothing(project_with_roles, b
 
 
 def test_a_folder_name_that_cannot_be_a_label_is_reported(project_with_roles, bucket):
-    bucket.put("weird/" + "x" * 300 + "/a.png", b"image bytes")
+    bucket.put("weird/" + "x" * 300 + "/a.png", png_bytes())
 
     dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/weird/")
 
@@ -164,7 +165,7 @@ def test_listing_resumes_from_the_checkpoint_with_exact_counters(project_with_ro
     from importers import s3_folder
 
     for index in range(25):
-        s3.put(f"many/{'cat' if index % 2 else 'dog'}/{index:03}.png", b"image bytes")
+        s3.put(f"many/{'cat' if index % 2 else 'dog'}/{index:03}.png", png_bytes())
     monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
     source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/many/", "auto_label": True}
     dataset, job = services.dataset_create_from_source(
@@ -197,7 +198,7 @@ def test_cancel_stops_between_pages(project_with_roles, s3, monkeypatch):
     from importers import s3_folder
 
     for index in range(30):
-        s3.put(f"slow/{index:03}.png", b"image bytes")
+        s3.put(f"slow/{index:03}.png", png_bytes())
     monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
     source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/slow/", "auto_label": False}
     dataset, job = services.dataset_create_from_source(
@@ -260,3 +261,20 @@ def test_outsider_cannot_import_into_a_dataset(project_with_roles, bucket):
 
     assert response.status_code == 404
     assert not ImportJob.objects.exists()
+
+
+def test_broken_and_tiny_images_become_entries_with_errors(project_with_roles, s3):
+    s3.put("probe/ok.png", png_bytes())
+    s3.put("probe/broken.png", b"not an image at all")
+    s3.put("probe/tiny.png", png_bytes(32, 32))
+
+    dataset, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/probe/")
+
+    assert (job.status, job.imported, job.failed) == ("succeeded", 3, 2)
+    entries = {e.source_ref.rsplit("/", 1)[1]: e for e in Image.objects.filter(dataset=dataset)}
+    assert (entries["ok.png"].width, entries["ok.png"].height, entries["ok.png"].format) == (96, 64, "PNG")
+    assert entries["broken.png"].errors[0]["code"] == "ERROR_INVALID_IMAGE"
+    assert entries["tiny.png"].errors[0]["code"] == "ERROR_INVALID_IMAGE"
+    assert dataset.error_entries == 2
+    codes = sorted(ImportLineError.objects.filter(job=job).values_list("code", flat=True))
+    assert codes == ["ERROR_INVALID_IMAGE", "ERROR_INVALID_IMAGE"]
