@@ -32,7 +32,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from importers.probe import probe_many, s3_client_config  # noqa: E402
+from core.s3_clients import s3_client_config  # noqa: E402
+from importers.probe import probe_many  # noqa: E402
 
 BUCKET = "groundwork-bench"
 

@@ -6,13 +6,12 @@ counters stay exact. Keys that a dataset has already (from another import or upl
 overwritten; entries this job wrote before a crash are simply written again.
 """
 
-from dataclasses import dataclass, field
-
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from django.db import transaction
 
 from core.errors import GroundworkError, InvalidInput
+from datasets.manifest import EntryDraft
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
 from datasets.services.entries_bulk import entries_upsert
@@ -30,16 +29,6 @@ from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, bucket_access
 
 LIST_PAGE_SIZE = 1000
-
-
-@dataclass
-class _Draft:
-    source_ref: str
-    labels: list[str]
-    boxes: list = field(default_factory=list)
-    image_width: int | None = None
-    image_height: int | None = None
-    errors: list = field(default_factory=list)
 
 
 def folder_source_params(*, project_id: int, s3_uri: str, auto_label: bool, connection: int | None) -> dict:
@@ -84,7 +73,7 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
         return job  # another delivery of the task wrote this page meanwhile: never count it twice
     dataset = dataset_lock(dataset_id=job.dataset_id)
     prefix, auto_label = job.params["prefix"], job.params["auto_label"]
-    drafts: dict[str, _Draft] = {}
+    drafts: dict[str, EntryDraft] = {}
     sizes: dict[str, int] = {}
     problems: list[tuple[str, str, str]] = []
     seen = skipped = 0
@@ -100,7 +89,7 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
         label = folder_label_for_key(key, prefix) if auto_label else None
         if label is not None and label.problem:
             problems.append((ref, "invalid_folder_label", label.problem))
-        drafts[ref] = _Draft(ref, [label.name] if label is not None and label.name else [])
+        drafts[ref] = EntryDraft(ref, [label.name] if label is not None and label.name else [], [])
         sizes[ref] = item.get("Size")
     # Entries someone else added stay as they are; this job's own (a redelivered page) are written again.
     others = set(

@@ -11,26 +11,15 @@ from dataclasses import dataclass
 
 import boto3
 from botocore.client import BaseClient
-from botocore.config import Config
 from django.conf import settings
 
 from core.errors import InvalidInput
+from core.s3_clients import s3_client_config
 from projects.credentials import decrypt_secret
 from projects.models import StorageConnection
 
 _clients: dict[tuple, BaseClient] = {}
 _clients_lock = threading.Lock()
-
-
-def client_config(*, max_pool_connections: int = 10) -> Config:
-    return Config(
-        signature_version="s3v4",
-        s3={"addressing_style": "path"},
-        retries={"mode": "standard", "max_attempts": 4},
-        connect_timeout=10,
-        read_timeout=60,
-        max_pool_connections=max_pool_connections,
-    )
 
 
 def s3_client(*, connection: StorageConnection | None = None, max_pool_connections: int = 10) -> BaseClient:
@@ -55,7 +44,7 @@ def s3_client(*, connection: StorageConnection | None = None, max_pool_connectio
                 "s3",
                 endpoint_url=settings.AWS_S3_ENDPOINT_URL,
                 region_name=(connection.region if connection and connection.region else settings.AWS_DEFAULT_REGION),
-                config=client_config(max_pool_connections=max_pool_connections),
+                config=s3_client_config(max_pool_connections),
                 **credentials,
             )
         return _clients[key]

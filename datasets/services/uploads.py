@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from datasets.image_checks import ImageInfo, ImageRejected, check_image_file, make_thumbnail
+from datasets.manifest import EntryDraft
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_not_busy, ensure_quota
 from datasets.services.entries_bulk import entries_upsert
@@ -52,16 +53,6 @@ class _Accepted:
     upload: UploadedFileInput
     info: ImageInfo
     thumbnail: bytes
-
-
-@dataclass
-class _Draft:
-    source_ref: str
-    labels: list[str]
-    boxes: list = field(default_factory=list)
-    image_width: int | None = None
-    image_height: int | None = None
-    errors: list = field(default_factory=list)
 
 
 def upload_source_ref(storage_name: str) -> str:
@@ -133,7 +124,7 @@ def _add_entries(*, dataset_id: int, facts: dict, labels: list[str], user: Abstr
     dataset = dataset_lock(dataset_id=dataset_id)
     ensure_quota(dataset=dataset, new_entries=len(facts))  # again, under the lock that the write holds
     drafts = [
-        _Draft(ref, list(labels), image_width=item.info.width, image_height=item.info.height)
+        EntryDraft(ref, list(labels), [], image_width=item.info.width, image_height=item.info.height)
         for ref, (item, _, _) in facts.items()
     ]
     written = entries_upsert(dataset_id=dataset_id, drafts=drafts, origin=Origin.UPLOAD, user=user)

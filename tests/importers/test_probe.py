@@ -13,8 +13,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from PIL import Image
 
+from core.s3_clients import s3_client_config
 from datasets.image_checks import HEAD_BYTES, ImageInfo
-from importers.probe import probe_many, probe_object, s3_client_config
+from importers.probe import probe_many, probe_object
 from tests.fixtures.s3 import free_port
 
 pytestmark = pytest.mark.s3
