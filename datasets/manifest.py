@@ -134,6 +134,23 @@ def _refuse_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
+@lru_cache(maxsize=1024)
+def _bucket_problem(bucket: str) -> str | None:
+    """What is wrong with a bucket name, or None. Cached: a manifest names few buckets, many times."""
+    if not 3 <= len(bucket) <= 63:
+        return f"bucket name {quoted(bucket)} does not have 3 to 63 characters"
+    if not _BUCKET_SHAPE.fullmatch(bucket) or ".." in bucket:
+        return (
+            f"bucket name {quoted(bucket)} breaks the S3 naming rules (a-z, 0-9, single dots and hyphens, "
+            "starting and ending with a letter or digit)"
+        )
+    if _IPV4_SHAPE.fullmatch(bucket):
+        return f"bucket name {quoted(bucket)} is formatted as an IP address"
+    if bucket.startswith(_BUCKET_RESERVED_PREFIXES) or bucket.endswith(_BUCKET_RESERVED_SUFFIXES):
+        return f"bucket name {quoted(bucket)} uses a prefix or suffix that S3 reserves"
+    return None
+
+
 def parse_s3_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
     """(bucket, key) of an `s3://bucket/key` URI; raises ValueError saying what is wrong.
 
@@ -145,17 +162,9 @@ def parse_s3_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise ValueError("is not an s3://bucket/key URI")
     bucket, _, key = uri[5:].partition("/")
-    if not 3 <= len(bucket) <= 63:
-        raise ValueError(f"bucket name {quoted(bucket)} does not have 3 to 63 characters")
-    if not _BUCKET_SHAPE.fullmatch(bucket) or ".." in bucket:
-        raise ValueError(
-            f"bucket name {quoted(bucket)} breaks the S3 naming rules (a-z, 0-9, single dots and hyphens, "
-            "starting and ending with a letter or digit)"
-        )
-    if _IPV4_SHAPE.fullmatch(bucket):
-        raise ValueError(f"bucket name {quoted(bucket)} is formatted as an IP address")
-    if bucket.startswith(_BUCKET_RESERVED_PREFIXES) or bucket.endswith(_BUCKET_RESERVED_SUFFIXES):
-        raise ValueError(f"bucket name {quoted(bucket)} uses a prefix or suffix that S3 reserves")
+    problem = _bucket_problem(bucket)
+    if problem:
+        raise ValueError(problem)
     if not key and not allow_empty_key:
         raise ValueError("has no object key after the bucket")
     if not key.isascii() or len(key) > MAX_S3_KEY_BYTES:
