@@ -246,6 +246,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "groundwork")
 CELERY_TASK_ALWAYS_EAGER = False
+# An import without progress for this long is enqueued again (see importers.services.imports_requeue_stalled).
+IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 600)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stalled-imports": {"task": "importers.requeue_stalled_imports", "schedule": 60.0},
+}
 
 # --- logging ----------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
 from datasets.manifest import MAX_LINE_CHARS, LineRejected, parse_line, parse_s3_uri
@@ -215,5 +216,6 @@ def _write_batch(job_id: int, batch: list[tuple[int, bytes | None]], offset: int
     job.skipped += skipped
     job.failed += rejected
     job.checkpoint = {"line": batch[-1][0], "offset": offset}
-    job.save(update_fields=["seen", "imported", "skipped", "failed", "checkpoint", "line_error_count"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["seen", "imported", "skipped", "failed", "checkpoint", "line_error_count", "heartbeat_at"])
     return job

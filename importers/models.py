@@ -44,6 +44,7 @@ class ImportJob(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress written by a worker")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

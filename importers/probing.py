@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from datasets.models import BoundingBox, Image, Origin
 from importers.jobs import JobCanceled, add_line_errors, cancel_requested
@@ -75,5 +76,6 @@ def _write_results(job_id: int, entries: list[tuple], results: dict[str, ProbeRe
     add_line_errors(job, problems)
     job.failed += len(problems)
     job.checkpoint = {**job.checkpoint, "probed_after": entries[-1][0]}
-    job.save(update_fields=["failed", "checkpoint", "line_error_count"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["failed", "checkpoint", "line_error_count", "heartbeat_at"])
     return job

@@ -9,6 +9,7 @@ overwritten; entries this job wrote before a crash are simply written again.
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from django.db import transaction
+from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
 from datasets.manifest import EntryDraft
@@ -116,7 +117,8 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
         "continuation_token": page.get("NextContinuationToken"),
         "listing_done": not page.get("IsTruncated"),
     }
-    job.save(update_fields=["seen", "skipped", "imported", "checkpoint", "line_error_count"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["seen", "skipped", "imported", "checkpoint", "line_error_count", "heartbeat_at"])
     return job
 
 

@@ -5,10 +5,12 @@ side by side; a redelivered task finds it `running` and resumes it (each source 
 """
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import Conflict, GroundworkError, InvalidInput
@@ -133,7 +135,7 @@ def project_create_with_training_dataset(
 def _claim(job_id: int) -> ImportJob | None:
     """The job if this delivery may run it: queued (first delivery) or running (a redelivery resumes it)."""
     ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now()
+        status=ImportStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
     )
     job = ImportJob.objects.select_related("dataset").filter(pk=job_id).first()
     if job is None or job.status in FINISHED_STATUSES:
@@ -191,6 +193,26 @@ def import_run(*, job_id: int) -> dict[str, Any]:
     dataset_refresh_stats(dataset_id=job.dataset_id)
     _finish(job, status=ImportStatus.SUCCEEDED)
     return {"job": job.pk, "status": ImportStatus.SUCCEEDED, "imported": job.imported}
+
+
+def imports_requeue_stalled(*, older_than_s: int) -> list[int]:
+    """Enqueue again the jobs nobody works on: queued or running without progress for `older_than_s`.
+
+    A broker redelivers a killed worker's task by itself (Redis, after its visibility timeout), but not every
+    broker can (the embedded filesystem one cannot), and a message can be lost with its broker. Running a job
+    twice is safe: each step re-reads its checkpoint under the job's row lock and skips what was written.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    stalled = ImportJob.objects.filter(
+        Q(status=ImportStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(status=ImportStatus.QUEUED, created_at__lt=cutoff)
+    ).values_list("pk", flat=True)
+    job_ids = list(stalled[:100])
+    from importers.tasks import run_import
+
+    for job_id in job_ids:
+        logger.warning("Import %s made no progress for %ss: enqueued again", job_id, older_than_s)
+        run_import.delay(job_id)
+    return job_ids
 
 
 @transaction.atomic

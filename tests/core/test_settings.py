@@ -79,3 +79,9 @@ def test_embedded_defaults_need_no_server(tmp_path):
     assert broker == "filesystem://"
     assert storage == "django.core.files.storage.FileSystemStorage"
     assert media == str(tmp_path / "media")
+
+
+def test_beat_schedules_the_stalled_import_sweep():
+    app.loader.import_default_modules()
+    entry = app.conf.beat_schedule["requeue-stalled-imports"]
+    assert entry["task"] in app.tasks

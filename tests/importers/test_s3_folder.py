@@ -278,3 +278,35 @@ def test_broken_and_tiny_images_become_entries_with_errors(project_with_roles, s
     assert dataset.error_entries == 2
     codes = sorted(ImportLineError.objects.filter(job=job).values_list("code", flat=True))
     assert codes == ["ERROR_INVALID_IMAGE", "ERROR_INVALID_IMAGE"]
+
+
+def test_stalled_jobs_are_enqueued_again(project_with_roles, s3, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from importers import tasks
+
+    dataset = make_dataset(project_with_roles.project)
+    old = timezone.now() - timedelta(minutes=30)
+    stalled = ImportJob.objects.create(dataset=dataset, kind="s3_folder", status="running", heartbeat_at=old)
+    alive = ImportJob.objects.create(dataset=dataset, kind="s3_folder", status="running", heartbeat_at=timezone.now())
+    ImportJob.objects.create(dataset=dataset, kind="s3_folder", status="succeeded", heartbeat_at=old)
+    sent = []
+    monkeypatch.setattr(tasks.run_import, "delay", sent.append)
+
+    requeued = services.imports_requeue_stalled(older_than_s=600)
+
+    assert requeued == sent == [stalled.pk]
+    assert alive.pk not in sent
+
+
+def test_a_job_run_twice_after_a_stall_counts_once(project_with_roles, bucket):
+    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/")
+    ImportJob.objects.filter(pk=job.pk).update(status="running")  # as if the first run had been lost
+
+    services.import_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.seen, job.imported) == ("succeeded", 7, 6)
+    assert Image.objects.filter(dataset=dataset).count() == 6
