@@ -7,15 +7,23 @@ once at the end (not per batch).
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from datasets.models import BoundingBox, Image, ImageLabel, Label, Origin
+from datasets.services.bulk_rows import insert_rows
 from datasets.services.label_counts import Contributions, add_contributions, contributions_of, label_counts_apply
 
 BATCH_SIZE = 2000
+PROVENANCE = ("origin", "origin_id", "created_by_id", "created_at")
+IMAGE_COLUMNS = (
+    "dataset_id", "source_ref", "width", "height", "errors", "has_errors", "is_labeled",
+    "storage_name", "format", "thumbnail_name", "orientation", "updated_at", *PROVENANCE,
+)  # fmt: skip
+LINK_COLUMNS = ("image_id", "label_id", "confidence", *PROVENANCE)
+BOX_COLUMNS = ("image_id", "label_id", "left", "top", "width", "height", "confidence", *PROVENANCE)
 
 
 class BoxLike(Protocol):
@@ -104,32 +112,38 @@ def entries_upsert(
             "source_ref", "id", "width", "height"
         )
     }
-    rows = []
-    for draft in drafts:
-        _, known_width, known_height = known.get(draft.source_ref, (None, None, None))
-        rows.append(
-            Image(
-                dataset_id=dataset_id,
-                source_ref=draft.source_ref,
-                width=draft.image_width or known_width,
-                height=draft.image_height or known_height,
-                errors=_error_list(draft.errors),
-                has_errors=bool(draft.errors),
-                is_labeled=bool(draft.labels or draft.boxes),
-                origin=origin,
-                origin_id=origin_id,
-                created_by=user,
-                created_at=now,
-                updated_at=now,
-            )
+    existing = [draft for draft in drafts if draft.source_ref in known]
+    if existing:
+        Image.objects.bulk_create(
+            [
+                Image(
+                    dataset_id=dataset_id,
+                    source_ref=draft.source_ref,
+                    width=draft.image_width or known[draft.source_ref][1],
+                    height=draft.image_height or known[draft.source_ref][2],
+                    errors=_error_list(draft.errors),
+                    has_errors=bool(draft.errors),
+                    is_labeled=bool(draft.labels or draft.boxes),
+                    updated_at=now,
+                )
+                for draft in existing
+            ],
+            batch_size=BATCH_SIZE,
+            update_conflicts=True,
+            unique_fields=["dataset", "source_ref"],
+            update_fields=["width", "height", "errors", "has_errors", "is_labeled", "updated_at"],
         )
-    Image.objects.bulk_create(
-        rows,
-        batch_size=BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["dataset", "source_ref"],
-        update_fields=["width", "height", "errors", "has_errors", "is_labeled", "updated_at"],
-    )
+    user_id = getattr(user, "pk", None)
+    insert_rows(
+        Image,
+        IMAGE_COLUMNS,
+        (
+            (dataset_id, draft.source_ref, draft.image_width, draft.image_height, _error_list(draft.errors),
+             bool(draft.errors), bool(draft.labels or draft.boxes), "", "", "", 1, now, origin, origin_id, user_id, now)
+            for draft in drafts
+            if draft.source_ref not in known
+        ),
+    )  # fmt: skip
     ids = dict(Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs).values_list("source_ref", "id"))
     updated_ids = [pk for ref, (pk, _, _) in known.items()]
     before = contributions_of(updated_ids) if updated_ids else (Counter(), Counter())
@@ -156,38 +170,23 @@ def _annotations_create(
     """Create the drafts' links and boxes; returns what they contribute to their labels' counts."""
     names = {name for draft in drafts for name in draft.labels} | {box.label for draft in drafts for box in draft.boxes}
     label_ids, _ = labels_ensure(dataset_id=dataset_id, names=names)
-    provenance: dict[str, Any] = {
-        "origin": origin,
-        "origin_id": origin_id,
-        "created_by": user,
-        "created_at": timezone.now(),
-    }
-    image_labels = []
-    boxes = []
+    created_at = timezone.now()
+    user_id = getattr(user, "pk", None)
+    links, boxes = [], []
     using, boxed = Counter(), Counter()
     for draft in drafts:
         image_id = ids[draft.source_ref]
         box_labels = {label_ids[box.label] for box in draft.boxes}
         using.update(box_labels | {label_ids[name] for name in draft.labels})
         boxed.update(box_labels)
+        confidences = getattr(draft, "label_confidences", {})
         for name in dict.fromkeys(draft.labels):
-            confidence = getattr(draft, "label_confidences", {}).get(name)
-            image_labels.append(
-                ImageLabel(image_id=image_id, label_id=label_ids[name], confidence=confidence, **provenance)
-            )
+            links.append((image_id, label_ids[name], confidences.get(name), origin, origin_id, user_id, created_at))
         for box in draft.boxes:
             boxes.append(
-                BoundingBox(
-                    image_id=image_id,
-                    label_id=label_ids[box.label],
-                    left=box.left,
-                    top=box.top,
-                    width=box.width,
-                    height=box.height,
-                    confidence=box.confidence,
-                    **provenance,
-                )
-            )
-    ImageLabel.objects.bulk_create(image_labels, batch_size=BATCH_SIZE)
-    BoundingBox.objects.bulk_create(boxes, batch_size=BATCH_SIZE)
+                (image_id, label_ids[box.label], box.left, box.top, box.width, box.height, box.confidence,
+                 origin, origin_id, user_id, created_at)
+            )  # fmt: skip
+    insert_rows(ImageLabel, LINK_COLUMNS, links)
+    insert_rows(BoundingBox, BOX_COLUMNS, boxes)
     return using, boxed
