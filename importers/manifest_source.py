@@ -204,7 +204,7 @@ def _write_batch(job_id: int, batch: list[tuple[int, bytes | None]], offset: int
     fresh = list(drafts.values())
     ensure_quota(dataset=dataset, new_entries=len(fresh), adding_boxes=any(d.boxes for d in fresh))
     written = entries_upsert(
-        dataset_id=dataset.pk, drafts=fresh, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
+        dataset_id=dataset.pk, drafts=fresh, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by, all_new=True
     )
     if job.params.get("connection"):
         Image.objects.filter(pk__in=written.created_ids, source_ref__startswith=f"s3://{job.params['bucket']}/").update(

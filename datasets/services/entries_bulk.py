@@ -95,23 +95,24 @@ def entries_upsert(
     origin: Origin,
     origin_id: int | None = None,
     user: AbstractBaseUser | None = None,
+    all_new: bool = False,
 ) -> UpsertResult:
     """Add drafts whose `source_ref` is new; replace the labels, boxes, size and errors of existing ones.
 
     The drafts must have distinct `source_ref`s. An existing entry keeps its known size when the draft
     brings none (a classification line says nothing of the size). A constant number of queries per call
-    (about ten), whatever the number of drafts; statements carry at most BATCH_SIZE rows.
+    (about ten), whatever the number of drafts; statements carry at most BATCH_SIZE rows. `all_new`: the
+    caller has checked, under the dataset lock, that no draft's source_ref exists (imports and uploads do),
+    which saves looking them up again.
     """
     if not drafts:
         return UpsertResult(created_ids=[], updated_ids=[])
     now = timezone.now()
     refs = [draft.source_ref for draft in drafts]
-    known: dict[str, tuple[int, int | None, int | None]] = {
-        ref: (pk, width, height)
-        for ref, pk, width, height in Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs).values_list(
-            "source_ref", "id", "width", "height"
-        )
-    }
+    known: dict[str, tuple[int, int | None, int | None]] = {}
+    if not all_new:
+        found = Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs)
+        known = {ref: (pk, w, h) for ref, pk, w, h in found.values_list("source_ref", "id", "width", "height")}
     existing = [draft for draft in drafts if draft.source_ref in known]
     if existing:
         Image.objects.bulk_create(

@@ -127,7 +127,7 @@ def _add_entries(*, dataset_id: int, facts: dict, labels: list[str], user: Abstr
         EntryDraft(ref, list(labels), [], image_width=item.info.width, image_height=item.info.height)
         for ref, (item, _, _) in facts.items()
     ]
-    written = entries_upsert(dataset_id=dataset_id, drafts=drafts, origin=Origin.UPLOAD, user=user)
+    written = entries_upsert(dataset_id=dataset_id, drafts=drafts, origin=Origin.UPLOAD, user=user, all_new=True)
     entries = Image.objects.filter(dataset_id=dataset_id, pk__in=written.created_ids).only("pk", "source_ref")
     for entry in entries:
         item, name, thumbnail = facts[entry.source_ref]
