@@ -1,0 +1,3 @@
+"""Pages of a dataset: the gallery and the image view with box drawing."""
+
+urlpatterns: list = []
