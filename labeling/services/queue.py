@@ -43,7 +43,7 @@ def leases_expire(*, now: datetime | None = None, job_id: int | None = None, lim
     inside a transaction when called from another service; on its own it opens one.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         stale = Assignment.objects.filter(status=AssignmentStatus.LEASED, expires_at__lte=now)
         if job_id is not None:
             stale = stale.filter(job_id=job_id)
