@@ -60,6 +60,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     only_unlabeled = serializers.SerializerMethodField()
     with_labels = serializers.JSONField(source="selection_labels")
     progress = ProgressSerializer(source="*")
+    status = serializers.CharField(read_only=True, help_text="in_progress, completed or expired")
     labels = serializers.ListField(child=serializers.CharField())
 
     class Meta:
@@ -109,6 +110,7 @@ class WorkSerializer(serializers.ModelSerializer):
     task_type = serializers.CharField(source="job.task_type")
     labels = serializers.ListField(child=serializers.CharField(), source="job.labels")
     instructions = serializers.CharField(source="job.instructions")
+    status = serializers.CharField(read_only=True, help_text="leased, submitted, released or expired")
 
     class Meta:
         model = Assignment
@@ -142,6 +144,8 @@ class SubmitInputSerializer(serializers.Serializer):
 
 
 class AssignmentOutputSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="leased, submitted, released or expired")
+
     class Meta:
         model = Assignment
         fields = [
