@@ -173,3 +173,12 @@ def test_the_database_refuses_a_second_live_slot_for_one_worker(project_with_rol
             task_id=lease.task_id, job=job, worker=a, status="leased", leased_at=now, expires_at=now
         )
     assert LabelingJob.objects.get(pk=job.pk).status == JobStatus.IN_PROGRESS
+
+
+def test_the_beat_schedule_names_the_registered_expiry_task(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-labeling-leases"]
+    assert entry["task"] == expire_leases.name == "labeling.expire_leases"
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
