@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("datasets.urls")),
     path("", include("importers.urls")),
+    path("", include("labeling.urls")),
 ]

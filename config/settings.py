@@ -250,6 +250,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 600)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-imports": {"task": "importers.requeue_stalled_imports", "schedule": 60.0},
+    "expire-labeling-leases": {"task": "labeling.expire_leases", "schedule": 30.0},
 }
 
 # --- logging ----------------------------------------------------------------------------------------

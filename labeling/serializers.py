@@ -1,0 +1,162 @@
+"""Input and output shapes of the labeling API (shape only; rules live in labeling.services)."""
+
+from rest_framework import serializers
+
+from labeling.models import Assignment, LabelingJob, Selection, TaskType, Team
+
+
+class TeamInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=63)
+    members = serializers.ListField(child=serializers.CharField(max_length=150), required=False, default=list)
+
+
+class TeamUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=63, required=False)
+    members = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
+
+
+class TeamOutputSerializer(serializers.ModelSerializer):
+    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "project", "name", "members", "created_at"]
+
+
+class JobInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=63)
+    dataset = serializers.IntegerField()
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
+    labels = serializers.ListField(child=serializers.CharField(max_length=300, trim_whitespace=False))
+    team = serializers.IntegerField()
+    workers_per_image = serializers.IntegerField(default=1)
+    task_time_limit_s = serializers.IntegerField(default=300)
+    lifetime_s = serializers.IntegerField(default=864_000)
+    only_unlabeled = serializers.BooleanField(default=False, help_text="Select only unlabeled entries")
+    with_labels = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        help_text="Select only entries with one of these labels (image-level or a box)",
+    )
+    instructions = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    label_attribute_name = serializers.CharField(
+        required=False, max_length=127, help_text="Name of the label attribute in the output manifest (default: name)"
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("only_unlabeled") and attrs.get("with_labels"):
+            raise serializers.ValidationError("Give only_unlabeled or with_labels, not both.")
+        return attrs
+
+
+class ProgressSerializer(serializers.Serializer):
+    images = serializers.IntegerField(source="image_count")
+    completed = serializers.IntegerField(source="completed_count")
+    in_progress = serializers.IntegerField()
+    review = serializers.IntegerField(source="review_count")
+
+
+class JobOutputSerializer(serializers.ModelSerializer):
+    only_unlabeled = serializers.SerializerMethodField()
+    with_labels = serializers.JSONField(source="selection_labels")
+    progress = ProgressSerializer(source="*")
+    status = serializers.CharField(read_only=True, help_text="in_progress, completed or expired")
+    labels = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = LabelingJob
+        fields = [
+            "id",
+            "project",
+            "dataset",
+            "name",
+            "task_type",
+            "labels",
+            "instructions",
+            "team",
+            "workers_per_image",
+            "task_time_limit_s",
+            "lifetime_s",
+            "selection",
+            "only_unlabeled",
+            "with_labels",
+            "label_attribute_name",
+            "status",
+            "progress",
+            "skipped_count",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "completed_at",
+        ]
+
+    def get_only_unlabeled(self, job: LabelingJob) -> bool:
+        return job.selection == Selection.UNLABELED
+
+
+class WorkImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    image_url = serializers.CharField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+
+
+class WorkSerializer(serializers.ModelSerializer):
+    """A lease as the worker sees it: what to look at, until when, and what to answer."""
+
+    image = WorkImageSerializer(source="work_image")
+    task = serializers.IntegerField(source="task_id")
+    job = serializers.IntegerField(source="job_id")
+    task_type = serializers.CharField(source="job.task_type")
+    labels = serializers.ListField(child=serializers.CharField(), source="job.labels")
+    instructions = serializers.CharField(source="job.instructions")
+    status = serializers.CharField(read_only=True, help_text="leased, submitted, released or expired")
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id",
+            "job",
+            "task",
+            "image",
+            "status",
+            "leased_at",
+            "expires_at",
+            "task_type",
+            "labels",
+            "instructions",
+        ]
+
+
+class SubmitBoxSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    left = serializers.FloatField()
+    top = serializers.FloatField()
+    width = serializers.FloatField()
+    height = serializers.FloatField()
+
+
+class SubmitInputSerializer(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.CharField(trim_whitespace=False), required=False)
+    boxes = SubmitBoxSerializer(many=True, required=False)
+    verdict = serializers.BooleanField(required=False, allow_null=True, default=None)
+    comment = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2000)
+
+
+class AssignmentOutputSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="leased, submitted, released or expired")
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id",
+            "job",
+            "task",
+            "worker",
+            "status",
+            "leased_at",
+            "expires_at",
+            "submitted_at",
+            "answer",
+            "seconds_spent",
+        ]

@@ -1,0 +1,182 @@
+"""The work queue: leasing a slot to a worker, releasing it, submitting an answer, and reclaiming leases.
+
+Invariant: `Task.slots_taken` = live leases + submitted answers of the task, never above the job's
+`workers_per_image`. Every change of it happens under the task's row lock (`SELECT … FOR UPDATE`, taken with
+SKIP LOCKED by the queue so that concurrent workers pass each other instead of queueing on one row). On SQLite,
+where `FOR UPDATE` does not exist, writes are serialised by the database. The partial unique indexes of
+`Assignment` are the backstop: one worker never holds two slots of one image nor two leases in one job.
+
+Lock order, the same everywhere: assignment rows, then task rows, then (consolidation) the dataset row.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from core.errors import Conflict, PermissionDenied
+from labeling.answers import clean_answer
+from labeling.models import LIVE, Assignment, AssignmentStatus, JobStatus, LabelingJob, Task, TaskStatus, Team
+from labeling.services.results import task_consolidate
+
+RECLAIM_BATCH = 500
+
+
+def _return_slots(task_ids: Iterable[int]) -> None:
+    """Give one slot back per occurrence of a task id (one UPDATE per distinct multiplicity, usually one)."""
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for task_id, count in Counter(task_ids).items():
+        by_count[count].append(task_id)
+    for count, ids in by_count.items():
+        Task.objects.filter(pk__in=ids).update(slots_taken=F("slots_taken") - count)
+
+
+def leases_expire(*, now: datetime | None = None, job_id: int | None = None, limit: int = RECLAIM_BATCH) -> int:
+    """Mark up to `limit` leases past their time limit expired and return their slots; returns how many.
+
+    Leases locked by a concurrent submit or release are skipped (that transaction decides their fate). Must run
+    inside a transaction when called from another service; on its own it opens one.
+    """
+    now = now or timezone.now()
+    with transaction.atomic(savepoint=False):
+        stale = Assignment.objects.filter(status=AssignmentStatus.LEASED, expires_at__lte=now)
+        if job_id is not None:
+            stale = stale.filter(job_id=job_id)
+        rows = list(
+            stale.order_by("expires_at").select_for_update(skip_locked=True).values_list("pk", "task_id")[:limit]
+        )
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=AssignmentStatus.EXPIRED)
+        _return_slots(task_id for _, task_id in rows)
+        return len(rows)
+
+
+def jobs_expire(*, now: datetime | None = None) -> int:
+    """Jobs past their lifetime that are not done become `expired` (their open tasks get no more workers)."""
+    now = now or timezone.now()
+    return LabelingJob.objects.filter(status=JobStatus.IN_PROGRESS, expires_at__lte=now).update(
+        status=JobStatus.EXPIRED
+    )
+
+
+def _live_lease(*, job_id: int, worker_id: int, now: datetime) -> Assignment | None:
+    return (
+        Assignment.objects.filter(
+            job_id=job_id, worker_id=worker_id, status=AssignmentStatus.LEASED, expires_at__gt=now
+        )
+        .select_related("task__image__connection")
+        .first()
+    )
+
+
+@transaction.atomic
+def assignment_claim_next(
+    *, job: LabelingJob, worker: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """A lease on one slot of the oldest open task that `worker` has not answered or held; None when none is left.
+
+    A worker already holding a live lease in the job gets that one back. Leases of the job past their time are
+    reclaimed first. Raises PermissionDenied `not_in_team` for a project member outside the job's team,
+    Conflict `job_expired` past the job's lifetime.
+    """
+    now = now or timezone.now()
+    if not Team.members.through.objects.filter(team_id=job.team_id, user_id=worker.pk).exists():
+        raise PermissionDenied("Only members of the job's team get its work.", code="not_in_team")
+    if job.status == JobStatus.EXPIRED or (job.status == JobStatus.IN_PROGRESS and job.expires_at <= now):
+        raise Conflict("The job's lifetime is over: it hands out no more work.", code="job_expired")
+    if job.status != JobStatus.IN_PROGRESS:
+        return None
+    leases_expire(now=now, job_id=job.pk)
+    held = _live_lease(job_id=job.pk, worker_id=worker.pk, now=now)
+    if held is not None:
+        return held
+    mine = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker.pk, status__in=LIVE)
+    task = (
+        Task.objects.filter(job_id=job.pk, status=TaskStatus.OPEN, slots_taken__lt=job.workers_per_image)
+        .exclude(Exists(mine))
+        .order_by("id")
+        .select_related("image__connection")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+    if task is None:
+        return None
+    try:
+        with transaction.atomic():
+            assignment = Assignment.objects.create(
+                task=task,
+                job_id=job.pk,
+                worker_id=worker.pk,
+                leased_at=now,
+                expires_at=now + timedelta(seconds=job.task_time_limit_s),
+            )
+    except IntegrityError as exc:
+        # The same worker asked twice at once and the other request won: give its lease back.
+        if "assignment_unique_job_worker_leased" not in str(exc):
+            raise
+        return _live_lease(job_id=job.pk, worker_id=worker.pk, now=now)
+    Task.objects.filter(pk=task.pk).update(slots_taken=F("slots_taken") + 1)
+    return assignment
+
+
+def _locked_assignment(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",)).select_related("job", "task__image").get(pk=assignment_id)
+    )
+    if assignment.worker_id != worker.pk:
+        raise PermissionDenied("This assignment is another worker's.", code="not_your_assignment")
+    return assignment
+
+
+@transaction.atomic
+def assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
+    """Give a leased slot back to the queue at once. Raises Conflict `assignment_not_leased`."""
+    assignment = _locked_assignment(assignment_id=assignment_id, worker=worker)
+    if assignment.status != AssignmentStatus.LEASED:
+        raise Conflict(f"This assignment is {assignment.status}, not leased.", code="assignment_not_leased")
+    Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.RELEASED)
+    _return_slots([assignment.task_id])
+    assignment.status = AssignmentStatus.RELEASED
+    return assignment
+
+
+@transaction.atomic
+def assignment_submit(
+    *, assignment_id: int, worker: AbstractBaseUser, answer: Mapping[str, Any], now: datetime | None = None
+) -> Assignment:
+    """Store the worker's answer; the image's last answer consolidates it and writes the result back.
+
+    Raises PermissionDenied `not_your_assignment`; Conflict `lease_expired` (past the time limit, or reclaimed),
+    `already_submitted`, `assignment_not_leased` (released); InvalidInput `invalid_answer`, `box_outside_image`.
+    """
+    now = now or timezone.now()
+    assignment = _locked_assignment(assignment_id=assignment_id, worker=worker)
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        raise Conflict("This assignment was submitted already.", code="already_submitted")
+    if assignment.status == AssignmentStatus.EXPIRED or (
+        assignment.status == AssignmentStatus.LEASED and assignment.expires_at <= now
+    ):
+        raise Conflict("The lease ran out before the answer came; ask for new work.", code="lease_expired")
+    if assignment.status != AssignmentStatus.LEASED:
+        raise Conflict(f"This assignment is {assignment.status}, not leased.", code="assignment_not_leased")
+    job, image = assignment.job, assignment.task.image
+    cleaned = clean_answer(
+        answer, task_type=job.task_type, job_labels=job.labels, image_width=image.width, image_height=image.height
+    )
+    task = Task.objects.select_for_update().get(pk=assignment.task_id)
+    assignment.status = AssignmentStatus.SUBMITTED
+    assignment.answer = cleaned
+    assignment.submitted_at = now
+    assignment.seconds_spent = round((now - assignment.leased_at).total_seconds(), 3)
+    assignment.save(update_fields=["status", "answer", "submitted_at", "seconds_spent"])
+    task.answer_count += 1
+    Task.objects.filter(pk=task.pk).update(answer_count=F("answer_count") + 1)
+    if task.answer_count >= job.workers_per_image and task.status == TaskStatus.OPEN:
+        task_consolidate(task=task, job=job, image=image, now=now)
+    return assignment

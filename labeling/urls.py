@@ -1,0 +1,13 @@
+from django.urls import path
+
+from labeling import api
+
+urlpatterns = [
+    path("projects/<int:project_id>/teams/", api.TeamListApi.as_view(), name="project-team-list"),
+    path("teams/<int:team_id>/", api.TeamDetailApi.as_view(), name="team-detail"),
+    path("projects/<int:project_id>/jobs/", api.JobListApi.as_view(), name="project-job-list"),
+    path("jobs/<int:job_id>/", api.JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/next/", api.JobNextApi.as_view(), name="job-next"),
+    path("assignments/<int:assignment_id>/submit/", api.AssignmentSubmitApi.as_view(), name="assignment-submit"),
+    path("assignments/<int:assignment_id>/release/", api.AssignmentReleaseApi.as_view(), name="assignment-release"),
+]
