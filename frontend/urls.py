@@ -11,4 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The gallery and the image view (box drawing) live in their own module.
     path("", include("frontend.gallery_urls")),
+    # Teams, labeling jobs, the annotator workbench and the job dashboard.
+    path("", include("frontend.labeling_urls")),
 ]
