@@ -57,9 +57,7 @@ def dataset_new(request: HttpRequest, project_id: int) -> HttpResponse:
             if form.cleaned_data["source"] == "upload":
                 return redirect("frontend:dataset_upload", dataset_id=dataset.pk)
             return redirect("frontend:project", project_id=project.pk)
-    return render(
-        request, "frontend/dataset_new.html", {"project": project, "form": form}, status=400 if form.errors else 200
-    )
+    return render(request, "frontend/dataset_new.html", {"project": project, "form": form})
 
 
 @login_required

@@ -20,7 +20,7 @@ def add_service_error(form: forms.Form, error: GroundworkError, field_map: Mappi
         if field in form.fields:
             form.add_error(field, message if message.endswith(".") else f"{message}.")
             placed = True
-    if not placed or error.message not in str(form.errors):
+    if not placed:
         form.add_error(None, error.message)
 
 
@@ -36,10 +36,10 @@ class ProjectCreateForm(forms.Form):
         ("s3_folder", "A training dataset from an S3 folder"),
         ("manifest", "A training dataset from a manifest in S3"),
     ]
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, label="Project name")
     description = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     first_dataset = forms.ChoiceField(choices=FIRST_DATASET, initial="none", widget=forms.RadioSelect)
-    dataset_name = forms.CharField(max_length=200, required=False, label="Dataset name", initial="train")
+    dataset_name = forms.CharField(max_length=200, required=False, label="Training dataset name", initial="train")
     s3_uri = forms.CharField(
         max_length=2100,
         required=False,

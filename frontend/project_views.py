@@ -55,7 +55,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
             if job is not None:
                 return redirect("frontend:import", import_id=job.pk)
             return redirect("frontend:project", project_id=project.pk)
-    return render(request, "frontend/project_new.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "frontend/project_new.html", {"form": form})
 
 
 def dataset_url(dataset_id: int) -> str:
@@ -66,9 +66,8 @@ def dataset_url(dataset_id: int) -> str:
         return f"/datasets/{dataset_id}/"
 
 
-def _project_page(
-    request: HttpRequest, project: Project, access: Access, *, status: int = 200, **forms
-) -> HttpResponse:
+def _project_page(request: HttpRequest, project: Project, access: Access, **forms: object) -> HttpResponse:
+    # A form with errors comes back inside the whole page with 200, as Django's form views answer.
     datasets = list(datasets_visible_to(user=request.user, project_id=project.pk))
     running = dict(
         ImportJob.objects.filter(dataset__project_id=project.pk, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
@@ -109,7 +108,7 @@ def _project_page(
         "can_manage_teams": role_allows(access.role, Capability.TEAMS_MANAGE),
         "can_manage_jobs": role_allows(access.role, Capability.JOBS_MANAGE),
     }
-    return render(request, "frontend/project.html", context, status=status)
+    return render(request, "frontend/project.html", context)
 
 
 @login_required
@@ -159,7 +158,7 @@ def datasets_distribute(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             messages.success(request, f"{moved} images moved into the test dataset.")
             return _back(project.pk, "datasets")
-    return _project_page(request, project, access, status=400, distribute_form=form)
+    return _project_page(request, project, access, distribute_form=form)
 
 
 @login_required
@@ -177,7 +176,7 @@ def member_add(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             messages.success(request, f"{membership.user.username} joined as {membership.get_role_display().lower()}.")
             return _back(project.pk, "members")
-    return _project_page(request, project, access, status=400, member_form=form)
+    return _project_page(request, project, access, member_form=form)
 
 
 @login_required
@@ -226,7 +225,7 @@ def connection_create(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Storage connection “{connection.name}” added.")
             return _back(project.pk, "connections")
-    return _project_page(request, project, access, status=400, connection_form=form)
+    return _project_page(request, project, access, connection_form=form)
 
 
 @login_required

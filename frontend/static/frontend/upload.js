@@ -39,7 +39,8 @@ function refuse(file, message) {
   const name = document.createElement("td");
   name.textContent = file;
   const reason = document.createElement("td");
-  reason.textContent = message;
+  // The server's messages start with the file name, which the first column shows already.
+  reason.textContent = message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
   tr.append(name, reason);
   refusedRows.append(tr);
   document.getElementById("refused").hidden = false;
