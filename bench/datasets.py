@@ -154,6 +154,7 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
                 return server, base
         except (requests.ConnectionError, requests.Timeout):  # a loaded machine may answer the first one late
             time.sleep(0.1)
+    server.terminate()
     raise RuntimeError("gunicorn did not start")
 
 
