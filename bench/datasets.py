@@ -150,10 +150,11 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
 
     for _ in range(200):
         try:
-            if requests.get(f"{base}/healthz/", timeout=1).status_code == 200:
+            if requests.get(f"{base}/healthz/", timeout=5).status_code == 200:
                 return server, base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a loaded machine may answer the first one late
             time.sleep(0.1)
+    server.terminate()
     raise RuntimeError("gunicorn did not start")
 
 
