@@ -9,7 +9,7 @@ const form = $("job-form");
 const FIELD_INPUT = {
   name: "job-name", dataset: "job-dataset", task_type: "job-task-type", labels: "job-labels", team: "job-team",
   workers_per_image: "job-workers", task_time_limit_s: "job-time-limit", lifetime_s: "job-lifetime",
-  instructions: "job-instructions",
+  instructions: "job-instructions", label_attribute_name: "job-attribute",
 };
 
 function showError(message, field) {
@@ -37,6 +37,8 @@ form?.addEventListener("submit", async (event) => {
     lifetime_s: Math.round(Number($("job-lifetime").value) * 86400),
     only_unlabeled: $("job-only-unlabeled").checked,
   };
+  const attribute = $("job-attribute").value.trim();
+  if (attribute) body.label_attribute_name = attribute;
   if (!body.name) return showError("Give the job a name.", "name");
   if (!body.labels.length) return showError("Give at least one label.", "labels");
   showError("");

@@ -199,13 +199,18 @@ function startCountdown() {
 
 // --- the queue ----------------------------------------------------------------------------------------------
 
+function setBusy(value) {
+  busy = value;
+  $("work").setAttribute("aria-busy", String(value));
+}
+
 async function loadNext() {
-  busy = true;
+  setBusy(true);
   const previous = work;
   try {
     work = await api(`jobs/${config.jobId}/next/`, { method: "POST" });
   } catch (error) {
-    busy = false;
+    setBusy(false);
     work = null;
     if (error.code === "job_expired") return finished("This job's time is over: it hands out no more work.");
     if (error.code === "not_in_team") return finished("You are not in this job's team, so it has no work for you.");
@@ -213,7 +218,7 @@ async function loadNext() {
     return show("start");
   }
   if (work === null) {
-    busy = false;
+    setBusy(false);
     return finished("Every image of this job has its answers, or is being answered by others. Thank you!");
   }
   entry = null;
@@ -238,7 +243,7 @@ async function loadNext() {
   if (tool) renderBoxList([]);
   startCountdown();
   $("stage").focus({ preventScroll: true });
-  busy = false;
+  setBusy(false);
 }
 
 function answer() {
@@ -267,14 +272,14 @@ async function submit() {
     announce(type === "verification" ? "Answer yes (Y) or no (N) first." : `Pick a label first (keys 1–${Math.min(9, labels.length)}).`, "error");
     return;
   }
-  busy = true;
+  setBusy(true);
   try {
     await api(`assignments/${work.id}/submit/`, { method: "POST", json: body });
     submitted += 1;
     $("done-count").textContent = `${submitted} submitted`;
     announce(`Submitted (${submitted} so far).`, "success");
   } catch (error) {
-    busy = false;
+    setBusy(false);
     if (error.code === "lease_expired") {
       announce("Too late: the time for that image ran out, so the answer was not counted. Here is the next image.", "error");
     } else if (error.code === "already_submitted" || error.code === "assignment_not_leased") {
@@ -289,14 +294,14 @@ async function submit() {
 
 async function skip() {
   if (!work || busy) return;
-  busy = true;
+  setBusy(true);
   try {
     await api(`assignments/${work.id}/release/`, { method: "POST" });
     announce("Skipped: the image went back to the queue.");
   } catch (error) {
     // An expired or already closed lease needs no release; take the next one all the same.
     if (!["lease_expired", "assignment_not_leased", "already_submitted"].includes(error.code)) {
-      busy = false;
+      setBusy(false);
       announce(`Not skipped: ${error.message}`, "error");
       return;
     }
