@@ -115,12 +115,13 @@ function reviewCard(task) {
   const body = el("div", { className: "review-body" });
   body.append(el("p", { className: "file", textContent: name, title: task.image.source_ref }));
   const result = el("p", { className: "result" });
-  result.append(el("strong", { textContent: "Result: " }), task.result ? describe(task.result) : "a tie — pick an answer");
-  if (task.confidence !== null && task.confidence !== undefined) {
+  // Images in review have no clear result (a tie, a half split): the reviewer picks one worker's answer.
+  const tie = task.status === "review";
+  result.append(el("strong", { textContent: "Result: " }), tie ? "undecided — pick an answer" : describe(task.result));
+  if (!tie && task.confidence !== null && task.confidence !== undefined) {
     result.append(el("span", { className: "muted", textContent: ` · confidence ${Math.round(task.confidence * 100)} %` }));
   }
   body.append(result);
-  const tie = !task.result && task.status === "review";
   const answers = el("ul", { className: "answers" });
   const group = `pick-${task.id}`;
   (task.answers || []).forEach((a, index) => {
