@@ -8,7 +8,6 @@ Stored forms (one per assignment, read back by consolidation, review and the out
 """
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,7 +15,6 @@ from core.errors import InvalidInput
 
 MAX_BOXES_PER_ANSWER = 50
 MAX_COMMENT_CHARS = 2000
-LABEL_ATTRIBUTE_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,126}")
 
 
 def _invalid(message: str, field: str) -> InvalidInput:
@@ -96,12 +94,3 @@ def clean_answer(
             raise _invalid(f"A comment has at most {MAX_COMMENT_CHARS} characters.", "comment")
         return {"verdict": verdict, "comment": comment.strip() or None if comment else None}
     raise ValueError(f"unknown task type {task_type!r}")
-
-
-def is_label_attribute_name(name: str) -> bool:
-    """The Ground Truth rule for `LabelAttributeName` (reference §1.2), for image tasks."""
-    return (
-        bool(LABEL_ATTRIBUTE_RE.fullmatch(name))
-        and not name.endswith(("-metadata", "-ref"))
-        and name not in {"source", "source-ref"}
-    )

@@ -1,28 +1,40 @@
-"""Labeling API: teams, jobs, and the worker's queue. Views authorize through ProjectScopedApi and call one
-service or selector each; team membership for work is the queue service's rule."""
+"""Labeling API: teams, jobs, the worker's queue, and the reviewer's results, answers and statistics.
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+Views authorize through ProjectScopedApi and call one service or selector each; team membership for work is the
+queue service's rule."""
+
+from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.pagination import paginated_response
+from core.pagination import IdCursorPagination, paginated_response
+from core.parsers import NDJSONRenderer
 from core.validation import validated
 from datasets.image_urls import entry_image_url
-from labeling import selectors
-from labeling.models import Assignment, LabelingJob, Selection, Team
+from labeling import output, selectors
+from labeling.models import Assignment, LabelingJob, Selection, Task, TaskStatus, Team
 from labeling.serializers import (
+    AcceptInputSerializer,
     AssignmentOutputSerializer,
+    JobAnswerSerializer,
     JobInputSerializer,
     JobOutputSerializer,
+    SendBackInputSerializer,
     SubmitInputSerializer,
+    TaskOutputSerializer,
     TeamInputSerializer,
     TeamOutputSerializer,
     TeamUpdateSerializer,
+    WorkerStatsSerializer,
     WorkSerializer,
 )
 from labeling.services import jobs as job_services
 from labeling.services import queue as queue_services
+from labeling.services import review as review_services
 from labeling.services import teams as team_services
 from projects.api_base import ProjectScopedApi
 from projects.permissions import Capability
@@ -163,3 +175,103 @@ class AssignmentSubmitApi(AssignmentScopedApi):
         answer = validated(SubmitInputSerializer, request.data)
         assignment = queue_services.assignment_submit(assignment_id=assignment_id, worker=request.user, answer=answer)
         return Response(AssignmentOutputSerializer(assignment).data)
+
+
+class ReviewPagination(IdCursorPagination):
+    page_size = 50
+    max_page_size = 100
+
+
+class ReviewFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[TaskStatus.REVIEW, TaskStatus.COMPLETE, TaskStatus.ACCEPTED], default=TaskStatus.REVIEW
+    )
+
+
+class AnswerFilterSerializer(serializers.Serializer):
+    worker = serializers.IntegerField(required=False, min_value=1)
+
+
+class JobReviewScopedApi(ProjectScopedApi):
+    """Reading a job's results and answers: reviewers and managers (annotators 403, outsiders 404)."""
+
+    capabilities = {"get": Capability.JOBS_REVIEW}
+
+    def get_job(self, job_id: int) -> LabelingJob:
+        job, _ = self.get_member_object(LabelingJob.objects.select_related("dataset"), job_id)
+        return job
+
+
+class JobReviewApi(JobReviewScopedApi):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["review", "complete", "accepted"], description="Default: review")
+        ],
+        responses={200: TaskOutputSerializer(many=True)},
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        job = self.get_job(job_id)
+        wanted = validated(ReviewFilterSerializer, request.query_params)["status"]
+        tasks = selectors.review_tasks(job_id=job.pk, status=wanted)
+        return paginated_response(self, tasks, TaskOutputSerializer, paginator_class=ReviewPagination)
+
+
+class JobOutputApi(JobReviewScopedApi):
+    renderer_classes = [JSONRenderer, NDJSONRenderer]
+
+    @extend_schema(responses={(200, "application/x-ndjson"): str})
+    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
+        job = self.get_job(job_id)
+        response = StreamingHttpResponse(output.iter_output_chunks(job=job), content_type="application/x-ndjson")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"{job.name}.output.manifest"
+        )
+        return response
+
+
+class JobAnswersApi(JobReviewScopedApi):
+    @extend_schema(
+        parameters=[OpenApiParameter("worker", int, description="Only this worker's answers (a user id)")],
+        responses={200: JobAnswerSerializer(many=True)},
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        job = self.get_job(job_id)
+        worker = validated(AnswerFilterSerializer, request.query_params).get("worker")
+        answers = selectors.job_answers(job_id=job.pk, worker_id=worker)
+        return paginated_response(self, answers, JobAnswerSerializer, paginator_class=IdCursorPagination)
+
+
+class JobWorkersApi(JobReviewScopedApi):
+    @extend_schema(responses={200: WorkerStatsSerializer(many=True)})
+    def get(self, request: Request, job_id: int) -> Response:
+        stats = selectors.job_worker_stats(job=self.get_job(job_id))
+        return Response(WorkerStatsSerializer(stats, many=True).data)
+
+
+class TaskReviewScopedApi(ProjectScopedApi):
+    capabilities = {"post": Capability.JOBS_REVIEW}
+
+    def check_task(self, task_id: int) -> None:
+        self.get_member_object(Task.objects.all(), task_id, project_path="job__project")
+
+    def task_response(self, task_id: int) -> Response:
+        return Response(TaskOutputSerializer(selectors.review_task(task_id=task_id)).data)
+
+
+class TaskAcceptApi(TaskReviewScopedApi):
+    @extend_schema(request=AcceptInputSerializer, responses={200: TaskOutputSerializer})
+    def post(self, request: Request, task_id: int) -> Response:
+        self.check_task(task_id)
+        data = validated(AcceptInputSerializer, request.data)
+        answer = {key: value for key, value in data.items() if value is not None} or None
+        review_services.task_accept(task_id=task_id, user=request.user, answer=answer)
+        return self.task_response(task_id)
+
+
+class TaskSendBackApi(TaskReviewScopedApi):
+    @extend_schema(request=SendBackInputSerializer, responses={200: TaskOutputSerializer})
+    def post(self, request: Request, task_id: int) -> Response:
+        self.check_task(task_id)
+        reason = validated(SendBackInputSerializer, request.data)["reason"]
+        review_services.task_send_back(task_id=task_id, user=request.user, reason=reason)
+        return self.task_response(task_id)

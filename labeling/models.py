@@ -117,6 +117,12 @@ class Task(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The last review decision: who accepted the task or sent it back, when, and why (a send-back's reason).
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True, db_default="")
 
     class Meta:
         ordering = ["job_id", "id"]
@@ -144,9 +150,12 @@ class AssignmentStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     RELEASED = "released", "Released"
     EXPIRED = "expired", "Expired"
+    DISCARDED = "discarded", "Discarded"  # a submitted answer set aside when a reviewer sent the task back
 
 
 LIVE = (AssignmentStatus.LEASED, AssignmentStatus.SUBMITTED)
+# Whoever holds or held one of these on a task is not given the task again (a discarded answer's worker neither).
+TAKEN = (*LIVE, AssignmentStatus.DISCARDED)
 
 
 class Assignment(models.Model):
@@ -177,6 +186,10 @@ class Assignment(models.Model):
         ]
         indexes = [
             models.Index(fields=["task", "status"], name="assignment_task_status"),
+            # The answers of a job (review, per-worker statistics), by worker or all, in id order.
+            models.Index(
+                fields=["job", "id"], name="assignment_job_id", condition=Q(status__in=["submitted", "discarded"])
+            ),
             models.Index(fields=["job", "worker", "status"], name="assignment_job_worker_status"),
             # Reclaiming expired leases.
             models.Index(fields=["expires_at"], name="assignment_leased_expires", condition=Q(status="leased")),

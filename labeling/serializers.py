@@ -1,8 +1,11 @@
 """Input and output shapes of the labeling API (shape only; rules live in labeling.services)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.models import Assignment, LabelingJob, Selection, TaskType, Team
+from datasets.image_urls import entry_image_url, entry_thumbnail_url
+from labeling import stored
+from labeling.models import Assignment, LabelingJob, Selection, Task, TaskStatus, TaskType, Team
 
 
 class TeamInputSerializer(serializers.Serializer):
@@ -160,3 +163,94 @@ class AssignmentOutputSerializer(serializers.ModelSerializer):
             "answer",
             "seconds_spent",
         ]
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class ReviewImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    source_ref = serializers.CharField()
+    image_url = serializers.CharField(allow_null=True)
+    thumbnail_url = serializers.CharField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+
+
+class TaskAnswerSerializer(serializers.Serializer):
+    worker = UserRefSerializer()
+    answer = serializers.JSONField()
+    seconds = serializers.FloatField(source="seconds_spent", allow_null=True)
+
+
+class TaskOutputSerializer(serializers.ModelSerializer):
+    """A task as a reviewer sees it. `result` is `{labels}`, `{boxes}` or `{verdict, comments}` (None while
+    open); `answers` are the live (not discarded) answers of its workers."""
+
+    status = serializers.CharField(read_only=True, help_text="open, complete, review or accepted")
+    image = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField()
+    needs_review = serializers.SerializerMethodField()
+    answers = TaskAnswerSerializer(many=True, source="live_answers")
+
+    class Meta:
+        model = Task
+        fields = ["id", "status", "image", "result", "confidence", "needs_review", "answers"]
+
+    @extend_schema_field(ReviewImageSerializer)
+    def get_image(self, task: Task) -> dict:
+        image = task.image
+        return {
+            "id": image.pk,
+            "source_ref": image.source_ref,
+            "image_url": entry_image_url(image),
+            "thumbnail_url": entry_thumbnail_url(image),
+            "width": image.width,
+            "height": image.height,
+        }
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_result(self, task: Task) -> dict | None:
+        return stored.api_result(task.job.task_type, task.result)
+
+    def get_needs_review(self, task: Task) -> bool:
+        return task.status == TaskStatus.REVIEW
+
+
+class AcceptInputSerializer(serializers.Serializer):
+    """The reviewer's own answer, in the job's task-type shape; leave it out to accept the consolidated one."""
+
+    labels = serializers.ListField(child=serializers.CharField(trim_whitespace=False), required=False)
+    boxes = SubmitBoxSerializer(many=True, required=False)
+    verdict = serializers.BooleanField(required=False, allow_null=True, default=None)
+    comment = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=2000)
+
+
+class SendBackInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class AnswerImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    source_ref = serializers.CharField()
+
+
+class JobAnswerSerializer(serializers.ModelSerializer):
+    task = serializers.IntegerField(source="task_id")
+    image = AnswerImageSerializer(source="task.image")
+    worker = UserRefSerializer()
+    status = serializers.CharField(read_only=True, help_text="submitted or discarded")
+    seconds = serializers.FloatField(source="seconds_spent", allow_null=True)
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "task", "image", "worker", "answer", "status", "leased_at", "submitted_at", "seconds"]
+
+
+class WorkerStatsSerializer(serializers.Serializer):
+    worker = UserRefSerializer()
+    answered = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+    agreement = serializers.FloatField(allow_null=True, help_text="Mean agreement with consolidated results")

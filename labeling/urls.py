@@ -10,4 +10,10 @@ urlpatterns = [
     path("jobs/<int:job_id>/next/", api.JobNextApi.as_view(), name="job-next"),
     path("assignments/<int:assignment_id>/submit/", api.AssignmentSubmitApi.as_view(), name="assignment-submit"),
     path("assignments/<int:assignment_id>/release/", api.AssignmentReleaseApi.as_view(), name="assignment-release"),
+    path("jobs/<int:job_id>/review/", api.JobReviewApi.as_view(), name="job-review"),
+    path("jobs/<int:job_id>/output/", api.JobOutputApi.as_view(), name="job-output"),
+    path("jobs/<int:job_id>/answers/", api.JobAnswersApi.as_view(), name="job-answers"),
+    path("jobs/<int:job_id>/workers/", api.JobWorkersApi.as_view(), name="job-workers"),
+    path("tasks/<int:task_id>/accept/", api.TaskAcceptApi.as_view(), name="task-accept"),
+    path("tasks/<int:task_id>/send-back/", api.TaskSendBackApi.as_view(), name="task-send-back"),
 ]

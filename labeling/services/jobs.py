@@ -12,8 +12,8 @@ from django.utils import timezone
 from core.errors import Conflict, InvalidInput
 from datasets.models import BoundingBox, Dataset, DatasetStatus, Image, ImageLabel, Label
 from datasets.validation import clean_label_name
-from labeling.answers import is_label_attribute_name
 from labeling.models import JobStatus, LabelingJob, Selection, Task, TaskStatus, TaskType, Team
+from labeling.output_manifest import label_attribute_problem
 
 MAX_LABELS = {TaskType.MULTI_LABEL: 50, TaskType.BOUNDING_BOX: 50}  # the reference's quotas (§6.2)
 DEFAULT_MAX_LABELS = 1000
@@ -112,12 +112,13 @@ def job_create(
             "The team is not one of this project's.", code="team_not_in_project", fields={"team": "Unknown."}
         )
     attribute = data.label_attribute_name or data.name
-    if not is_label_attribute_name(attribute):
+    problem = label_attribute_problem(attribute)
+    if problem is not None:
         raise InvalidInput(
-            "The label attribute name has 1-127 letters, digits and inner hyphens and does not end in -metadata "
-            "or -ref (give label_attribute_name when the job's name does not qualify).",
+            f"The label attribute name {attribute!r} {problem} (give label_attribute_name when the job's name "
+            "does not qualify).",
             code="invalid_label_attribute_name",
-            fields={"label_attribute_name": "Invalid."},
+            fields={"label_attribute_name": problem},
         )
     labels_wanted: list[int] = []
     selection_labels = list(dict.fromkeys(data.selection_labels)) if data.selection == Selection.WITH_LABELS else []

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, PermissionDenied
 from labeling.answers import clean_answer
-from labeling.models import LIVE, Assignment, AssignmentStatus, JobStatus, LabelingJob, Task, TaskStatus, Team
+from labeling.models import TAKEN, Assignment, AssignmentStatus, JobStatus, LabelingJob, Task, TaskStatus, Team
 from labeling.services.results import task_consolidate
 
 RECLAIM_BATCH = 500
@@ -96,7 +96,8 @@ def assignment_claim_next(
     held = _live_lease(job_id=job.pk, worker_id=worker.pk, now=now)
     if held is not None:
         return held
-    mine = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker.pk, status__in=LIVE)
+    # Nor a task the worker answered before a reviewer sent it back (their answer is discarded, they are not asked).
+    mine = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker.pk, status__in=TAKEN)
     task = (
         Task.objects.filter(job_id=job.pk, status=TaskStatus.OPEN, slots_taken__lt=job.workers_per_image)
         .exclude(Exists(mine))

@@ -47,7 +47,9 @@ def consolidate_answers(*, task_type: str, answers: list[dict[str, Any]]) -> tup
     return result, verification.confidence, verification.needs_review
 
 
-def _write_back(*, job: LabelingJob, image: Image, result: dict[str, Any]) -> None:
+def write_back(*, job: LabelingJob, image: Image, result: dict[str, Any]) -> None:
+    """Write a result with an answer into the image's entry, replacing the entry's labels or boxes of the job's
+    labels (a verification result writes nothing). Raises the dataset's InvalidInput codes."""
     own = set(job.labels)
     if job.task_type in (TaskType.CLASSIFICATION, TaskType.MULTI_LABEL):
         kept = [
@@ -82,6 +84,13 @@ def _write_back(*, job: LabelingJob, image: Image, result: dict[str, Any]) -> No
         )
 
 
+def job_complete_if_done(*, job_id: int, now: datetime) -> None:
+    """Done when every task is complete or accepted (a task in review holds the job open)."""
+    LabelingJob.objects.filter(pk=job_id, completed_count__gte=F("image_count")).exclude(
+        status=JobStatus.COMPLETED
+    ).update(status=JobStatus.COMPLETED, completed_at=now)
+
+
 def task_consolidate(*, task: Task, job: LabelingJob, image: Image, now: datetime) -> Task:
     """Consolidate the task's submitted answers, write the result back, and count the task done or in review.
 
@@ -98,7 +107,7 @@ def task_consolidate(*, task: Task, job: LabelingJob, image: Image, now: datetim
     if status == TaskStatus.COMPLETE:
         try:
             with transaction.atomic():
-                _write_back(job=job, image=image, result=result)
+                write_back(job=job, image=image, result=result)
         except GroundworkError as exc:
             status = TaskStatus.REVIEW
             result["write_error"] = {"code": exc.code, "message": exc.message}
@@ -106,10 +115,7 @@ def task_consolidate(*, task: Task, job: LabelingJob, image: Image, now: datetim
     task.status, task.result, task.confidence, task.completed_at = status, result, confidence, now
     if status == TaskStatus.COMPLETE:
         LabelingJob.objects.filter(pk=job.pk).update(completed_count=F("completed_count") + 1)
-        # Done when every task is complete or accepted (a task in review holds the job open).
-        LabelingJob.objects.filter(pk=job.pk, completed_count__gte=F("image_count")).exclude(
-            status=JobStatus.COMPLETED
-        ).update(status=JobStatus.COMPLETED, completed_at=now)
+        job_complete_if_done(job_id=job.pk, now=now)
     else:
         LabelingJob.objects.filter(pk=job.pk).update(review_count=F("review_count") + 1)
     return task
