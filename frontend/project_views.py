@@ -28,6 +28,7 @@ from frontend.forms import (
 )
 from importers import services as import_services
 from importers.models import ImportJob, ImportStatus
+from labeling.selectors import jobs_of_project, teams_of_project
 from projects import selectors, services
 from projects.models import Project, Role
 from projects.permissions import ASSIGNABLE_ROLES, Access, Capability, role_allows
@@ -56,6 +57,10 @@ def project_new(request: HttpRequest) -> HttpResponse:
                 return redirect("frontend:import", import_id=job.pk)
             return redirect("frontend:project", project_id=project.pk)
     return render(request, "frontend/project_new.html", {"form": form})
+
+
+# The project page shows the newest jobs and first teams; their own pages list them all.
+PROJECT_PAGE_LIST_LIMIT = 8
 
 
 def dataset_url(dataset_id: int) -> str:
@@ -102,6 +107,9 @@ def _project_page(request: HttpRequest, project: Project, access: Access, **form
         "can_manage_connections": access.allows(Capability.CONNECTIONS_MANAGE),
         "connections": selectors.project_connections(project_id=project.pk) if can_manage_datasets else [],
         "connection_form": forms.get("connection_form") or ConnectionForm(),
+        "teams": list(teams_of_project(project_id=project.pk)[:PROJECT_PAGE_LIST_LIMIT]),
+        "jobs": list(jobs_of_project(project_id=project.pk)[:PROJECT_PAGE_LIST_LIMIT]),
+        "list_limit": PROJECT_PAGE_LIST_LIMIT,
         "can_manage_teams": role_allows(access.role, Capability.TEAMS_MANAGE),
         "can_manage_jobs": role_allows(access.role, Capability.JOBS_MANAGE),
     }

@@ -1,7 +1,9 @@
 """The project pages through Django's test client: who sees what, who may do what (outsiders get 404)."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from datasets.models import Dataset
@@ -236,3 +238,35 @@ def test_an_owner_can_delete_a_connection_and_a_dataset(roles, dataset):
     client.post(reverse("frontend:dataset_delete", kwargs={"dataset_id": dataset.pk}))
     assert not StorageConnection.objects.exists()
     assert not Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_the_project_page_lists_teams_and_jobs_with_links_to_their_pages(roles):
+    from tests.labeling.factories import make_job, make_workers
+
+    workers = make_workers(roles.project, 2)
+    job = make_job(roles.project, workers=workers, name="pets")
+    url = reverse("frontend:project", kwargs={"project_id": roles.project.pk})
+
+    manager_page = client_of(roles.user("manager")).get(url).content.decode()
+    assert "team-pets" in manager_page
+    assert reverse("frontend:job", kwargs={"job_id": job.pk}) in manager_page
+    assert "Manage teams" in manager_page
+    assert "Manage jobs" in manager_page
+    assert f"0 / {job.image_count}" in manager_page
+
+    annotator_page = client_of(roles.user("annotator")).get(url).content.decode()
+    assert reverse("frontend:jobs", kwargs={"project_id": roles.project.pk}) in annotator_page
+    assert "Manage teams" not in annotator_page
+    assert "Manage jobs" not in annotator_page
+
+    client = client_of(roles.user("manager"))
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for extra in range(10):  # more teams and jobs than the page lists: the query count stays the same
+        make_job(roles.project, workers=workers, name=f"more{extra}")
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url).content.decode()
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert "The newest 8 jobs" in page
+    assert "The first 8 teams" in page
