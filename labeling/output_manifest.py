@@ -150,5 +150,11 @@ def label_attribute_problem(name: str, *, taken: Sequence[str] = ()) -> str | No
     return None
 
 
+def default_label_attribute(job_name: str) -> str:
+    """A valid label attribute made from a job's name: "cat or dog" gives "cat-or-dog"; "labels" when none can be."""
+    candidate = re.sub(r"[^a-zA-Z0-9]+", "-", job_name).strip("-")[:127].rstrip("-")
+    return candidate if candidate and label_attribute_problem(candidate) is None else "labels"
+
+
 def _rounded(value: float) -> float:
     return round(float(value), 4)

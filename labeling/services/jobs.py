@@ -13,7 +13,7 @@ from core.errors import Conflict, InvalidInput
 from datasets.models import BoundingBox, Dataset, DatasetStatus, Image, ImageLabel, Label
 from datasets.validation import clean_label_name
 from labeling.models import JobStatus, LabelingJob, Selection, Task, TaskStatus, TaskType, Team
-from labeling.output_manifest import label_attribute_problem
+from labeling.output_manifest import default_label_attribute, label_attribute_problem
 
 MAX_LABELS = {TaskType.MULTI_LABEL: 50, TaskType.BOUNDING_BOX: 50}  # the reference's quotas (§6.2)
 DEFAULT_MAX_LABELS = 1000
@@ -111,7 +111,7 @@ def job_create(
         raise InvalidInput(
             "The team is not one of this project's.", code="team_not_in_project", fields={"team": "Unknown."}
         )
-    attribute = data.label_attribute_name or data.name
+    attribute = data.label_attribute_name or default_label_attribute(data.name)
     problem = label_attribute_problem(attribute)
     if problem is not None:
         raise InvalidInput(

@@ -99,7 +99,7 @@ def test_a_job_is_created_with_its_tasks_and_progress(project_with_roles):
         ({"workers_per_image": 0}, "invalid_workers_per_image"),
         ({"task_time_limit_s": 5}, "invalid_task_time_limit_s"),
         ({"with_labels": ["nope"]}, "unknown_label"),
-        ({"name": "ends-metadata"}, "invalid_label_attribute_name"),
+        ({"label_attribute_name": "ends-metadata"}, "invalid_label_attribute_name"),
         ({"team": "other-project"}, "team_not_in_project"),
         ({"dataset": "other-project"}, "dataset_not_in_project"),
     ],

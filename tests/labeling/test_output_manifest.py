@@ -19,6 +19,7 @@ from labeling.output_manifest import (
     OutputSpec,
     augmented_line,
     creation_date,
+    default_label_attribute,
     label_attribute_problem,
     output_attributes,
 )
@@ -204,3 +205,19 @@ def test_any_box_result_imports_back_with_every_box(answers):
     assert sorted((b.label, b.left, b.top, b.width, b.height) for b in draft.boxes) == sorted(
         (b.label, b.left, b.top, b.width, b.height) for b in result.boxes
     )
+
+
+@pytest.mark.parametrize(
+    ("job_name", "attribute"),
+    [
+        ("cat or dog", "cat-or-dog"),
+        ("  Pets: round #2 ", "Pets-round-2"),
+        ("animal", "animal"),
+        ("boxes-metadata", "labels"),
+        ("ÄÖÜ", "labels"),
+        ("x" * 200, "x" * 127),
+    ],
+)
+def test_a_job_name_becomes_a_valid_label_attribute(job_name, attribute):
+    assert default_label_attribute(job_name) == attribute
+    assert label_attribute_problem(attribute) is None
