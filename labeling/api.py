@@ -148,6 +148,8 @@ class JobNextApi(ProjectScopedApi):
             "image_url": entry_image_url(image),
             "width": image.width,
             "height": image.height,
+            "orientation": image.orientation,
+            "source_ref": image.source_ref,
         }
         return Response(WorkSerializer(assignment).data)
 

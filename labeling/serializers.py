@@ -102,6 +102,10 @@ class WorkImageSerializer(serializers.Serializer):
     image_url = serializers.CharField(allow_null=True)
     width = serializers.IntegerField(allow_null=True)
     height = serializers.IntegerField(allow_null=True)
+    orientation = serializers.IntegerField(
+        allow_null=True, help_text="EXIF orientation 1-8 of the stored file; width/height and boxes are in its frame"
+    )
+    source_ref = serializers.CharField()
 
 
 class WorkSerializer(serializers.ModelSerializer):

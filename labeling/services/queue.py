@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -65,14 +65,53 @@ def jobs_expire(*, now: datetime | None = None) -> int:
     )
 
 
-def _live_lease(*, job_id: int, worker_id: int, now: datetime) -> Assignment | None:
+def _with_image(assignment_id: int) -> Assignment:
+    return Assignment.objects.select_related("task__image__connection").get(pk=assignment_id)
+
+
+def _claim_open_task(*, job: LabelingJob, worker_id: int, skip_released: bool) -> int | None:
+    """Lock and return the oldest open task with a free slot that the worker has not taken; None when none is.
+
+    With `skip_released`, tasks the worker gave back are passed over too, so that "skip" shows another image
+    while there is one. Only the id is selected: the query stays cheap to build on the queue's hot path.
+    """
+    taken = TAKEN + ((AssignmentStatus.RELEASED,) if skip_released else ())
+    mine = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker_id, status__in=taken)
     return (
-        Assignment.objects.filter(
-            job_id=job_id, worker_id=worker_id, status=AssignmentStatus.LEASED, expires_at__gt=now
-        )
-        .select_related("task__image__connection")
+        Task.objects.filter(job_id=job.pk, status=TaskStatus.OPEN, slots_taken__lt=job.workers_per_image)
+        .exclude(Exists(mine))
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("pk", flat=True)
         .first()
     )
+
+
+def _team_member_and_held_lease(*, job: LabelingJob, worker_id: int, now: datetime) -> tuple[bool, int | None]:
+    """Whether the worker is in the job's team, and the id of their live lease in the job if any (one query)."""
+    members, assignments = Team.members.through._meta.db_table, Assignment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT EXISTS (SELECT 1 FROM {members} WHERE team_id = %s AND user_id = %s),
+                       (SELECT id FROM {assignments} WHERE job_id = %s AND worker_id = %s AND status = %s
+                          AND expires_at > %s)""",  # noqa: S608 - table names from model metadata
+            [job.team_id, worker_id, job.pk, worker_id, AssignmentStatus.LEASED, now],
+        )
+        in_team, held = cursor.fetchone()
+    return bool(in_team), held
+
+
+def _lease(*, job: LabelingJob, task_id: int, worker_id: int, now: datetime) -> int | None:
+    """Insert the lease; None when a unique index refuses it (the same worker asked twice at once)."""
+    table = Assignment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (task_id, job_id, worker_id, status, leased_at, expires_at)
+                VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id""",  # noqa: S608 - as above
+            [task_id, job.pk, worker_id, AssignmentStatus.LEASED, now, now + timedelta(seconds=job.task_time_limit_s)],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 @transaction.atomic
@@ -82,48 +121,48 @@ def assignment_claim_next(
     """A lease on one slot of the oldest open task that `worker` has not answered or held; None when none is left.
 
     A worker already holding a live lease in the job gets that one back. Leases of the job past their time are
-    reclaimed first. Raises PermissionDenied `not_in_team` for a project member outside the job's team,
-    Conflict `job_expired` past the job's lifetime.
+    reclaimed first. Images the worker released come back to them only when nothing else is left. Raises
+    PermissionDenied `not_in_team` for a project member outside the job's team, Conflict `job_expired` past the
+    job's lifetime. The returned assignment has its task and image loaded.
+
+    This is the hot path of every annotator: its statements select ids only, and the lease goes in with
+    ON CONFLICT DO NOTHING rather than a savepoint.
     """
     now = now or timezone.now()
-    if not Team.members.through.objects.filter(team_id=job.team_id, user_id=worker.pk).exists():
+    in_team, held = _team_member_and_held_lease(job=job, worker_id=worker.pk, now=now)
+    if not in_team:
         raise PermissionDenied("Only members of the job's team get its work.", code="not_in_team")
     if job.status == JobStatus.EXPIRED or (job.status == JobStatus.IN_PROGRESS and job.expires_at <= now):
         raise Conflict("The job's lifetime is over: it hands out no more work.", code="job_expired")
     if job.status != JobStatus.IN_PROGRESS:
         return None
-    leases_expire(now=now, job_id=job.pk)
-    held = _live_lease(job_id=job.pk, worker_id=worker.pk, now=now)
     if held is not None:
-        return held
-    # Nor a task the worker answered before a reviewer sent it back (their answer is discarded, they are not asked).
-    mine = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker.pk, status__in=TAKEN)
-    task = (
-        Task.objects.filter(job_id=job.pk, status=TaskStatus.OPEN, slots_taken__lt=job.workers_per_image)
-        .exclude(Exists(mine))
-        .order_by("id")
-        .select_related("image__connection")
-        .select_for_update(skip_locked=True, of=("self",))
-        .first()
-    )
-    if task is None:
+        return _with_image(held)
+    leases_expire(now=now, job_id=job.pk)
+    task_id = _claim_open_task(job=job, worker_id=worker.pk, skip_released=True)
+    if task_id is None:
+        task_id = _claim_open_task(job=job, worker_id=worker.pk, skip_released=False)
+    if task_id is None:
         return None
-    try:
-        with transaction.atomic():
-            assignment = Assignment.objects.create(
-                task=task,
-                job_id=job.pk,
-                worker_id=worker.pk,
-                leased_at=now,
-                expires_at=now + timedelta(seconds=job.task_time_limit_s),
-            )
-    except IntegrityError as exc:
-        # The same worker asked twice at once and the other request won: give its lease back.
-        if "assignment_unique_job_worker_leased" not in str(exc):
-            raise
-        return _live_lease(job_id=job.pk, worker_id=worker.pk, now=now)
-    Task.objects.filter(pk=task.pk).update(slots_taken=F("slots_taken") + 1)
-    return assignment
+    assignment_id = _lease(job=job, task_id=task_id, worker_id=worker.pk, now=now)
+    if assignment_id is None:
+        _, held = _team_member_and_held_lease(job=job, worker_id=worker.pk, now=now)
+        return None if held is None else _with_image(held)
+    Task.objects.filter(pk=task_id).update(slots_taken=F("slots_taken") + 1)
+    return _with_image(assignment_id)
+
+
+def _count_answer(task_id: int) -> Task:
+    """Add one answer to the task and lock its row until the transaction ends (one statement: the count that
+    decides whether this answer completes the image is the one this transaction wrote)."""
+    table = Task._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET answer_count = answer_count + 1 WHERE id = %s RETURNING answer_count, status",  # noqa: S608 - table name from model metadata
+            [task_id],
+        )
+        answer_count, status = cursor.fetchone()
+    return Task(pk=task_id, answer_count=answer_count, status=status)
 
 
 def _locked_assignment(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
@@ -170,14 +209,12 @@ def assignment_submit(
     cleaned = clean_answer(
         answer, task_type=job.task_type, job_labels=job.labels, image_width=image.width, image_height=image.height
     )
-    task = Task.objects.select_for_update().get(pk=assignment.task_id)
     assignment.status = AssignmentStatus.SUBMITTED
     assignment.answer = cleaned
     assignment.submitted_at = now
     assignment.seconds_spent = round((now - assignment.leased_at).total_seconds(), 3)
     assignment.save(update_fields=["status", "answer", "submitted_at", "seconds_spent"])
-    task.answer_count += 1
-    Task.objects.filter(pk=task.pk).update(answer_count=F("answer_count") + 1)
+    task = _count_answer(assignment.task_id)
     if task.answer_count >= job.workers_per_image and task.status == TaskStatus.OPEN:
         task_consolidate(task=task, job=job, image=image, now=now)
     return assignment

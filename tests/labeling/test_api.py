@@ -155,7 +155,7 @@ def test_the_worker_flow_over_the_api_with_flat_query_counts(
     job = make_job(roles.project, workers=[worker], drafts=[Draft(f"s3://b/{i}.jpg") for i in range(4)])
     client = client_for(worker)
     for _ in range(3):
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(10):
             lease = client.post(f"/api/v1/jobs/{job.pk}/next/").json()
         # The image's last answer consolidates and writes back through datasets' entry_update (about 20 of these).
         with django_assert_max_num_queries(36):
@@ -198,8 +198,8 @@ def test_a_submit_that_does_not_complete_the_image_is_cheap(
     )
     client = client_for(workers[0])
     for _ in range(3):
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(10):
             lease = client.post(f"/api/v1/jobs/{job.pk}/next/").json()
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(7):
             done = client.post(f"/api/v1/assignments/{lease['id']}/submit/", {"labels": ["cat"]}, format="json")
         assert done.status_code == 200

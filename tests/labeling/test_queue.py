@@ -81,6 +81,21 @@ def test_release_returns_the_slot_at_once(project_with_roles):
     assert exc.value.code == "assignment_not_leased"
 
 
+def test_a_skipped_image_comes_back_to_its_worker_only_when_nothing_else_is_left(project_with_roles):
+    (a,) = make_workers(project_with_roles.project, 1)
+    job = make_job(project_with_roles.project, workers=[a], workers_per_image=1)
+    tasks = list(Task.objects.filter(job=job).order_by("id").values_list("pk", flat=True))
+    skipped = queue.assignment_claim_next(job=job, worker=a)
+    assert skipped.task_id == tasks[0]
+    queue.assignment_release(assignment_id=skipped.pk, worker=a)
+    handed = []
+    while (lease := queue.assignment_claim_next(job=job, worker=a)) is not None:
+        handed.append(lease.task_id)
+        queue.assignment_submit(assignment_id=lease.pk, worker=a, answer={"labels": ["cat"]})
+    assert handed == [tasks[1], tasks[2], tasks[0]]
+    slots_are_exact(job)
+
+
 def test_only_the_worker_may_release_or_submit(project_with_roles):
     a, b = make_workers(project_with_roles.project, 2)
     job = make_job(project_with_roles.project, workers=[a, b])
