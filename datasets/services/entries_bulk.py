@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils import timezone
 
 from datasets.models import BoundingBox, Image, ImageLabel, Label, Origin
-from datasets.services.bulk_rows import insert_rows
+from datasets.services.bulk_rows import insert_new_rows, insert_rows
 from datasets.services.label_counts import Contributions, add_contributions, contributions_of, label_counts_apply
 
 BATCH_SIZE = 2000
@@ -157,6 +158,49 @@ def entries_upsert(
     label_counts_apply(add_contributions(after, before, sign=-1))
     created_ids = [ids[ref] for ref in refs if ref not in known]
     return UpsertResult(created_ids=created_ids, updated_ids=updated_ids)
+
+
+def entries_add_new(
+    *,
+    dataset_id: int,
+    drafts: Sequence[DraftLike],
+    origin: Origin,
+    origin_id: int | None = None,
+    user: AbstractBaseUser | None = None,
+) -> tuple[list[int], list[str]]:
+    """Add the drafts whose `source_ref` the dataset lacks, leaving entries it has untouched.
+
+    Returns (ids of the entries created, in draft order; source_refs skipped because they exist). On
+    PostgreSQL the entries go in with one INSERT ... ON CONFLICT DO NOTHING from a COPY, which tells which
+    were new: no lookup of the refs before or after. The drafts must have distinct `source_ref`s; the caller
+    holds the dataset lock.
+    """
+    if not drafts:
+        return [], []
+    now = timezone.now()
+    user_id = getattr(user, "pk", None)
+    rows = (
+        (dataset_id, draft.source_ref, draft.image_width, draft.image_height, _error_list(draft.errors),
+         bool(draft.errors), bool(draft.labels or draft.boxes), "", "", "", 1, now, origin, origin_id, user_id, now)
+        for draft in drafts
+    )  # fmt: skip
+    if connection.vendor == "postgresql":
+        ids = insert_new_rows(Image, IMAGE_COLUMNS, rows, unique=("dataset_id", "source_ref"), returning="source_ref")
+    else:
+        refs = [draft.source_ref for draft in drafts]
+        taken = set(
+            Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs).values_list("source_ref", flat=True)
+        )
+        insert_rows(Image, IMAGE_COLUMNS, (row for row in rows if row[1] not in taken))
+        new_refs = [ref for ref in refs if ref not in taken]
+        ids = dict(Image.objects.filter(dataset_id=dataset_id, source_ref__in=new_refs).values_list("source_ref", "id"))
+    fresh = [draft for draft in drafts if draft.source_ref in ids]
+    added = _annotations_create(
+        dataset_id=dataset_id, drafts=fresh, ids=ids, origin=origin, origin_id=origin_id, user=user
+    )
+    label_counts_apply(added)
+    skipped = [draft.source_ref for draft in drafts if draft.source_ref not in ids]
+    return [ids[draft.source_ref] for draft in fresh], skipped
 
 
 def _annotations_create(
