@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
@@ -25,7 +25,7 @@ from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
 from datasets.services.entries_bulk import entries_add_new
 from datasets.services.stats import dataset_lock
-from importers.jobs import JobCanceled, add_line_errors, cancel_requested
+from importers.jobs import JobCanceled, add_line_errors, cancel_requested, commit_without_flush_wait
 from importers.lines import iter_lines, prefetch
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
@@ -182,18 +182,6 @@ def _allowed(job: ImportJob, bucket: str) -> bool:
     return bucket in {settings.AWS_STORAGE_BUCKET_NAME, connection_bucket}
 
 
-def _commit_without_flush_wait() -> None:
-    """Let PostgreSQL acknowledge this transaction's commit before its WAL is on disk.
-
-    Safe here: a server crash can lose only the last batches whole, with their checkpoint, and WAL is written
-    in order, so the job's end (committed normally, later) is never kept without them. The import resumes
-    at the checkpoint that survived.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 @transaction.atomic
 def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
     if cancel_requested(job_id):
@@ -201,7 +189,7 @@ def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.checkpoint.get("line", 0) != batch.first_line - 1:
         return job  # another delivery of the task wrote this batch meanwhile: never count it twice
-    _commit_without_flush_wait()
+    commit_without_flush_wait()
     dataset = dataset_lock(dataset_id=job.dataset_id)
     errors: list[tuple[int | None, str, str, str]] = []
     drafts: dict[str, EntryDraft] = {}
