@@ -379,6 +379,8 @@ def main() -> None:
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_DEFAULT_REGION="us-east-1",
         LOG_LEVEL="WARNING",
+        DEBUG="0",  # as deployed: DEBUG keeps every query's SQL in memory
+        ALLOWED_HOSTS="localhost",
         PYTHONUNBUFFERED="1",
     )
     worker = None
