@@ -1,23 +1,38 @@
-"""Benchmark of the manifest import on PostgreSQL, against an S3 server in its own process.
+"""Benchmark of the imports on PostgreSQL, against moto's S3 server in its own process.
 
     .venv/bin/python bench/imports.py --manifest-lines 250000
+    .venv/bin/python bench/imports.py --folder-images 20000
+    BENCH_PROFILE=1 .venv/bin/python bench/imports.py --manifest-lines 50000 --in-process
 
-Generates a manifest (mixed classification and box lines, 50 labels), puts it on moto's S3 server (started as
-a separate process on loopback), and runs the import service in this process up to the moment every line is
-written as an entry; probing the images is left out (measured by bench/probe.py). Prints progress on stderr
-and one final JSON line: lines/s for the entries and this process's peak RSS.
+Manifest: generates a manifest (mixed classification and box lines, 50 labels), puts it on the S3 server and
+imports it through the real path: the job is created by the service, its task travels through the broker
+(Redis by default) to a `celery -A config worker` process started here (prefork, one pool process), which
+writes into PostgreSQL. The figure is end-to-end lines/s for the entries: from the enqueue to the commit
+of the last batch (seen on the job's checkpoint). The manifest's images do not exist, so probing is left
+out: once the entries are in, the bench cancels the job, which stops at the first probing page. The
+worker's peak RSS is sampled every 50 ms as the sum over its process tree (and the sum of the processes'
+VmHWM, an upper bound). `--in-process` runs the service in this process instead (for BENCH_PROFILE=1).
 
-Not yet here (issue 4): the run through a Celery worker, and the S3 folder import against a bare listing.
+Folder: puts N small PNG images under a prefix, times a bare paginated list_objects_v2 of the prefix, then
+an S3 folder import in the worker (entries registered: until the listing is done on the job's checkpoint;
+then probing, until the job ends), and probes a sample one image at a time for comparison.
+
+Prints progress on stderr and one final JSON line on stdout.
 """
 
 import argparse
+import io
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,21 +85,279 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Samples the RSS of a process tree in a thread: the peak of the sum, and each process's VmHWM."""
+
+    def __init__(self, root: int, every_s: float = 0.05) -> None:
+        self.root, self.every_s = root, every_s
+        self.peak_kb = 0
+        self.hwm_kb: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the tree's live processes so far."""
+        total = 0
+        for pid in process_tree(self.root):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        pids = process_tree(self.root)
+        rounds = 0
+        while not self._stop.is_set():
+            if rounds % 20 == 0:  # the pool may replace a process
+                pids = process_tree(self.root)
+            self.peak_kb = max(self.peak_kb, sum(status_kb(pid, "VmRSS") for pid in pids))
+            for pid in pids:
+                self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), status_kb(pid, "VmHWM"))
+            rounds += 1
+            time.sleep(self.every_s)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "worker_peak_rss_mb": round(self.peak_kb / 1024, 1),
+            "worker_sum_vmhwm_mb": round(sum(self.hwm_kb.values()) / 1024, 1),
+        }
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING", "--concurrency=1",
+        "--pool=prefork", "--without-mingle", "--without-gossip", "--without-heartbeat",
+        f"--hostname=bench-imports-{os.getpid()}@%h",
+    ]  # fmt: skip
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_serving(worker: subprocess.Popen, log_path: Path) -> None:
+    from core.tasks import health_check
+
+    result = health_check.delay()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise SystemExit(f"worker exited:\n{log_path.read_text()[-3000:]}")
+        if result.ready():
+            result.get(timeout=5)
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"worker did not serve within 120 s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+
+
+def wait_job(job_id: int, done: Callable[[object], bool], timeout_s: float = 3600) -> object:
+    from importers.models import ImportJob
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = ImportJob.objects.get(pk=job_id)
+        if done(job):
+            return job
+        time.sleep(0.05)
+    raise SystemExit(f"job {job_id} did not get there within {timeout_s} s")
+
+
+def bench_manifest(args: argparse.Namespace, client: object, bucket: str, user: object, project: object) -> dict:
+    from importers import manifest_source, services
+    from importers.models import FINISHED_STATUSES
+
+    body = manifest_lines(args.manifest_lines, bucket, args.labels)
+    client.put_object(Bucket=bucket, Key="gt/output.manifest", Body=body)
+    log(f"manifest: {args.manifest_lines} lines, {len(body) / 1e6:.1f} MB")
+    source = {"kind": "manifest", "s3_uri": f"s3://{bucket}/gt/output.manifest"}
+    if args.in_process:
+        dataset, job = services.dataset_create_from_source(
+            project_id=project.pk, name="imported", type="train", source=source, user=user
+        )
+        manifest_source.probe_job_entries = lambda *a, **k: None  # no images to probe
+        started = time.perf_counter()
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(services.import_run, job_id=job.pk)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+        else:
+            services.import_run(job_id=job.pk)
+        seconds = time.perf_counter() - started
+        job.refresh_from_db()
+        dataset.refresh_from_db()
+        return {
+            "manifest_lines": args.manifest_lines,
+            "status": job.status,
+            "imported": job.imported,
+            "seconds": round(seconds, 2),
+            "lines_per_s": round(args.manifest_lines / seconds),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "note": "service in this process (no worker), PostgreSQL, moto in its own process, no probing",
+        }
+    with args.sampler:
+        cpu_before = args.sampler.cpu_s()
+        started = time.perf_counter()
+        dataset, job = services.dataset_create_from_source(
+            project_id=project.pk, name="imported", type="train", source=source, user=user
+        )  # enqueued on commit (autocommit here: at once)
+        written = wait_job(
+            job.pk, lambda j: j.checkpoint.get("line", 0) >= args.manifest_lines or j.status in FINISHED_STATUSES
+        )
+        seconds = time.perf_counter() - started
+        cpu_s = args.sampler.cpu_s() - cpu_before
+        services.import_cancel(job_id=job.pk)  # stops at the first probing page (the images do not exist)
+        final = wait_job(job.pk, lambda j: j.status in FINISHED_STATUSES)
+    return {
+        "manifest_lines": args.manifest_lines,
+        "entries_written_status": written.status,
+        "final_status": final.status,
+        "seen": final.seen,
+        "imported": final.imported,
+        "failed": final.failed,
+        "seconds": round(seconds, 2),
+        "lines_per_s": round(args.manifest_lines / seconds),
+        "worker_cpu_s": round(cpu_s, 2),
+        "lines_per_worker_cpu_s": round(args.manifest_lines / cpu_s),
+        **args.sampler.figures(),
+        "note": "Celery worker process (prefork, 1 pool process) on Redis, PostgreSQL, moto in its own process; "
+        "from enqueue to the last batch committed; probing left out (job canceled once the entries were in)",
+    }
+
+
+def png(index: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64 + index % 7, 64 + index % 5), (index % 256, 90, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+def bench_folder(args: argparse.Namespace, client: object, bucket: str, user: object, project: object) -> dict:
+    from importers import services
+    from importers.models import FINISHED_STATUSES
+    from importers.probe import probe_many
+
+    keys = [f"folder/class-{index % 10}/img-{index:06}.png" for index in range(args.folder_images)]
+    bodies = [png(index) for index in range(20)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k[1], Body=bodies[k[0] % 20]), enumerate(keys)))
+    log(f"folder: {len(keys)} images put")
+    started = time.perf_counter()
+    listed = 0
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix="folder/", PaginationConfig={"PageSize": 1000}
+    ):
+        listed += len(page.get("Contents", []))
+    listing_s = time.perf_counter() - started
+    log(f"bare listing: {listed} keys in {listing_s:.2f} s")
+    source = {"kind": "s3_folder", "s3_uri": f"s3://{bucket}/folder/", "auto_label": True}
+    with args.sampler:
+        started = time.perf_counter()
+        _, job = services.dataset_create_from_source(
+            project_id=project.pk, name="folder", type="train", source=source, user=user
+        )
+        registered = wait_job(job.pk, lambda j: j.checkpoint.get("listing_done") or j.status in FINISHED_STATUSES)
+        registered_s = time.perf_counter() - started
+        final = wait_job(job.pk, lambda j: j.status in FINISHED_STATUSES)
+        total_s = time.perf_counter() - started
+    probing_s = total_s - registered_s
+    sample = [(key, None) for key in random.Random(3).sample(keys, min(args.probe_sample, len(keys)))]
+    started = time.perf_counter()
+    results = list(probe_many(client, bucket, sample, concurrency=1))
+    one_at_a_time_s = (time.perf_counter() - started) / len(sample) * len(keys)
+    return {
+        "folder_images": len(keys),
+        "registered_status": registered.status,
+        "final_status": final.status,
+        "imported": final.imported,
+        "failed": final.failed,
+        "bare_listing_s": round(listing_s, 2),
+        "entries_registered_s": round(registered_s, 2),
+        "registered_vs_listing": round(registered_s / listing_s, 2),
+        "probing_s": round(probing_s, 2),
+        "probe_one_at_a_time_s_extrapolated": round(one_at_a_time_s, 2),
+        "probe_sample": len(sample),
+        "probe_sample_usable": sum(1 for r in results if r.info is not None),
+        "probing_speedup": round(one_at_a_time_s / probing_s, 1),
+        **args.sampler.figures(),
+        "note": "Celery worker process on Redis, PostgreSQL, moto in its own process; registered = from enqueue "
+        "to the listing done on the job's checkpoint; probing = from there to the job's end; one at a time = "
+        "probe_many(concurrency=1) in the bench process on a random sample, scaled to all images",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--manifest-lines", type=int, default=250_000)
+    parser.add_argument("--manifest-lines", type=int, default=0)
+    parser.add_argument("--folder-images", type=int, default=0)
     parser.add_argument("--labels", type=int, default=50)
+    parser.add_argument("--probe-sample", type=int, default=300, help="images probed one at a time")
+    parser.add_argument("--in-process", action="store_true", help="run the manifest import in this process")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/groundwork_bench_imports"),
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/groundwork_bench_import"),
     )
+    parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/4"))
     args = parser.parse_args()
+    if not args.manifest_lines and not args.folder_images:
+        args.manifest_lines = 250_000
 
     import psycopg
 
     name = args.database_url.rsplit("/", 1)[1]
     with psycopg.connect(args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     port = free_port()
     moto = subprocess.Popen(
@@ -92,6 +365,10 @@ def main() -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     bucket = "bench-default"
+    if not args.in_process:
+        os.environ["CELERY_BROKER_URL"] = args.broker_url
+        # A queue of its own: a test session's worker on the same Redis database must not take the bench's tasks.
+        os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"bench-imports-{os.getpid()}"
     os.environ.update(
         DATABASE_URL=args.database_url,
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -100,8 +377,13 @@ def main() -> None:
         AWS_STORAGE_BUCKET_NAME=bucket,
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
         LOG_LEVEL="WARNING",
+        DEBUG="0",  # as deployed: DEBUG keeps every query's SQL in memory
+        ALLOWED_HOSTS="localhost",
+        PYTHONUNBUFFERED="1",
     )
+    worker = None
     try:
         import django
 
@@ -109,7 +391,9 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from importers import manifest_source, services
+        from django.contrib.auth import get_user_model
+
+        from config.celery import app
         from projects.s3 import s3_client
         from projects.services import project_create
 
@@ -120,42 +404,27 @@ def main() -> None:
                 break
             except Exception:  # the server is still starting
                 time.sleep(0.1)
-        body = manifest_lines(args.manifest_lines, bucket, args.labels)
-        client.put_object(Bucket=bucket, Key="gt/output.manifest", Body=body)
-        log(f"manifest: {args.manifest_lines} lines, {len(body) / 1e6:.1f} MB")
-
-        from django.contrib.auth import get_user_model
-
         user = get_user_model().objects.create_user("bench")
         project = project_create(user=user, name="Bench")
-        source = {"kind": "manifest", "s3_uri": f"s3://{bucket}/gt/output.manifest"}
-        dataset, job = services.dataset_create_from_source(
-            project_id=project.pk, name="imported", type="train", source=source, user=user
-        )
-        manifest_source.probe_job_entries = lambda *a, **k: None  # probing is measured by bench/probe.py
-        started = time.perf_counter()
-        if os.environ.get("BENCH_PROFILE"):
-            import cProfile
-            import pstats
-
-            profiler = cProfile.Profile()
-            profiler.runcall(services.import_run, job_id=job.pk)
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
-        else:
-            services.import_run(job_id=job.pk)
-        seconds = time.perf_counter() - started
-        job.refresh_from_db()
-        dataset.refresh_from_db()
-        result = {
-            "manifest_lines": args.manifest_lines,
-            "status": job.status,
-            "entries": dataset.total_entries,
-            "seconds": round(seconds, 2),
-            "lines_per_s": round(args.manifest_lines / seconds),
-            "peak_rss_mb": round(peak_rss_mb(), 1),
-            "note": "service in-process, PostgreSQL, moto in its own process, probing excluded",
-        }
+        if not args.in_process:
+            app.control.purge()
+            log_path = ROOT / "var" / "bench-imports-worker.log"
+            log_path.parent.mkdir(exist_ok=True)
+            worker = start_worker(dict(os.environ), log_path)
+            wait_serving(worker, log_path)
+            args.sampler = RssSampler(worker.pid)
+            log(f"worker {worker.pid} serving")
+        result: dict = {}
+        if args.manifest_lines:
+            result["manifest"] = bench_manifest(args, client, bucket, user, project)
+            log(json.dumps(result["manifest"]))
+        if args.folder_images:
+            args.sampler = RssSampler(worker.pid)
+            result["folder"] = bench_folder(args, client, bucket, user, project)
+            log(json.dumps(result["folder"]))
     finally:
+        if worker is not None:
+            stop_worker(worker)
         moto.terminate()
         moto.wait(timeout=30)
     print(json.dumps(result))

@@ -248,6 +248,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "groundwork")
 CELERY_TASK_ALWAYS_EAGER = False
 # An import without progress for this long is enqueued again (see importers.services.imports_requeue_stalled).
 IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 600)
+# An import that finds S3 out of reach (after botocore's retries) runs again this many times, after 10 s,
+# 20 s, 40 s, ... (doubling, at most 600 s), then fails with `s3_unavailable`.
+IMPORT_S3_RETRIES = env_int("IMPORT_S3_RETRIES", 5)
+IMPORT_S3_RETRY_BACKOFF_S = env_int("IMPORT_S3_RETRY_BACKOFF_S", 10)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-imports": {"task": "importers.requeue_stalled_imports", "schedule": 60.0},
     "expire-labeling-leases": {"task": "labeling.expire_leases", "schedule": 30.0},

@@ -9,6 +9,7 @@ overwritten (UpdateDatasetEntries replaces); a source-ref repeated in the manife
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO
 
 from botocore.exceptions import ClientError
@@ -19,18 +20,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
-from datasets.manifest import MAX_LINE_CHARS, LineRejected, parse_line, parse_s3_uri
+from datasets.manifest import MAX_LINE_CHARS, EntryDraft, LineRejected, parse_line, parse_s3_uri
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
-from datasets.services.entries_bulk import entries_upsert
+from datasets.services.entries_bulk import entries_add_new
 from datasets.services.stats import dataset_lock
-from importers.jobs import JobCanceled, add_line_errors, cancel_requested
-from importers.lines import iter_lines
+from importers.jobs import JobCanceled, add_line_errors, cancel_requested, commit_without_flush_wait
+from importers.lines import iter_lines, prefetch
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, bucket_access
 
 BATCH_LINES = 2000
+PREFETCH_BATCHES = 2
+INVALID_JSON = "ERROR_INVALID_JSON_LINE"
 CHUNK_BYTES = 1 << 20
 INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
 
@@ -89,7 +92,10 @@ def _check_size(size: int) -> None:
 
 
 def run_manifest_import(job: ImportJob) -> None:
-    """Run (or resume) a manifest import. Raises ManifestFailure and other domain errors, JobCanceled."""
+    """Run (or resume) a manifest import. Raises ManifestFailure and other domain errors, JobCanceled.
+
+    A thread reads and parses the next batches while this one writes the current batch (the parse is pure).
+    """
     access = None
     if "bucket" in job.params:
         access = bucket_access(
@@ -100,8 +106,26 @@ def run_manifest_import(job: ImportJob) -> None:
         )
     line, offset = job.checkpoint.get("line", 0), job.checkpoint.get("offset", 0)
     chunks = _s3_chunks(job, access, offset) if access else _stored_chunks(job, offset)
+    for batch in prefetch(_parsed_batches(chunks, first_line=line + 1), depth=PREFETCH_BATCHES):
+        job = _write_batch(job.pk, batch)
+    _check_totals(job)
+    probe_job_entries(job, _readable_buckets(job, access))
+    if "storage_name" in job.params:
+        default_storage.delete(job.params["storage_name"])
+
+
+@dataclass
+class ParsedBatch:
+    first_line: int
+    last_line: int
+    offset: int  # of the byte after the last line
+    lines: list[tuple[int, EntryDraft | LineRejected]]  # blank lines left out
+
+
+def _parsed_batches(chunks: Iterator[bytes], *, first_line: int) -> Iterator[ParsedBatch]:
     batch: list[tuple[int, bytes | None]] = []
-    for number, raw, end in iter_lines(chunks, max_line_bytes=4 * MAX_LINE_CHARS, first_line=line + 1):
+    end = 0
+    for number, raw, end in iter_lines(chunks, max_line_bytes=4 * MAX_LINE_CHARS, first_line=first_line):
         if number > settings.MANIFEST_MAX_LINES:
             raise ManifestFailure(
                 f"The manifest has more than {settings.MANIFEST_MAX_LINES:,} lines.",
@@ -109,14 +133,25 @@ def run_manifest_import(job: ImportJob) -> None:
             )
         batch.append((number, raw))
         if len(batch) == BATCH_LINES:
-            job = _write_batch(job.pk, batch, end)
+            yield _parse_batch(batch, end)
             batch = []
     if batch:
-        job = _write_batch(job.pk, batch, end)
-    _check_totals(job)
-    probe_job_entries(job, _readable_buckets(job, access))
-    if "storage_name" in job.params:
-        default_storage.delete(job.params["storage_name"])
+        yield _parse_batch(batch, end)
+
+
+def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int) -> ParsedBatch:
+    lines: list[tuple[int, EntryDraft | LineRejected]] = []
+    for number, raw in batch:
+        if raw is None:
+            lines.append(
+                (number, LineRejected(INVALID_JSON, "the line is over 100,000 characters", line_number=number))
+            )
+        elif raw.strip():  # blank lines are not objects
+            try:
+                lines.append((number, parse_line(raw, line_number=number)))
+            except LineRejected as refused:
+                lines.append((number, refused))
+    return ParsedBatch(first_line=batch[0][0], last_line=batch[-1][0], offset=offset, lines=lines)
 
 
 def _check_totals(job: ImportJob) -> None:
@@ -148,24 +183,22 @@ def _allowed(job: ImportJob, bucket: str) -> bool:
 
 
 @transaction.atomic
-def _write_batch(job_id: int, batch: list[tuple[int, bytes | None]], offset: int) -> ImportJob:
+def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
     if cancel_requested(job_id):
         raise JobCanceled()
     job = ImportJob.objects.select_for_update().get(pk=job_id)
-    if job.checkpoint.get("line", 0) != batch[0][0] - 1:
+    if job.checkpoint.get("line", 0) != batch.first_line - 1:
         return job  # another delivery of the task wrote this batch meanwhile: never count it twice
+    commit_without_flush_wait()
     dataset = dataset_lock(dataset_id=job.dataset_id)
     errors: list[tuple[int | None, str, str, str]] = []
-    drafts, lines_of = {}, {}
-    seen = rejected = 0
-    for number, raw in batch:
-        if raw is not None and not raw.strip():
-            continue  # blank lines are not objects
-        seen += 1
+    drafts: dict[str, EntryDraft] = {}
+    lines_of: dict[str, int] = {}
+    rejected = 0
+    for number, draft in batch.lines:
         try:
-            if raw is None:
-                raise LineRejected("ERROR_INVALID_JSON_LINE", "the line is over 100,000 characters", line_number=number)
-            draft = parse_line(raw, line_number=number)
+            if isinstance(draft, LineRejected):
+                raise draft
             bucket = draft.source_ref[5:].partition("/")[0]
             if not _allowed(job, bucket):
                 raise LineRejected(
@@ -183,39 +216,40 @@ def _write_batch(job_id: int, batch: list[tuple[int, bytes | None]], offset: int
             continue
         drafts[draft.source_ref], lines_of[draft.source_ref] = draft, number
         errors += [(number, draft.source_ref, e.code, f"line {number}: {e.message}") for e in draft.errors]
-    existing = dict(
-        Image.objects.filter(dataset_id=dataset.pk, source_ref__in=list(drafts)).values_list("source_ref", "origin_id")
+    created_ids, existing = entries_add_new(
+        dataset_id=dataset.pk, drafts=list(drafts.values()), origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
     )
     skipped = 0
-    for ref, origin_id in existing.items():
-        del drafts[ref]
-        if origin_id == job.pk:  # written by an earlier batch of this manifest: a repeated source-ref
-            rejected += 1
-            errors.append(
-                (
-                    lines_of[ref],
-                    ref,
-                    "ERROR_DUPLICATE_SOURCE_REF",
-                    f"line {lines_of[ref]}: {ref} repeats an earlier line; the first is kept",
+    if existing:
+        origins = dict(
+            Image.objects.filter(dataset_id=dataset.pk, source_ref__in=existing).values_list("source_ref", "origin_id")
+        )
+        for ref in existing:
+            del drafts[ref]
+            if origins[ref] == job.pk:  # written by an earlier batch of this manifest: a repeated source-ref
+                rejected += 1
+                errors.append(
+                    (
+                        lines_of[ref],
+                        ref,
+                        "ERROR_DUPLICATE_SOURCE_REF",
+                        f"line {lines_of[ref]}: {ref} repeats an earlier line; the first is kept",
+                    )
                 )
-            )
-        else:
-            skipped += 1
-    fresh = list(drafts.values())
-    ensure_quota(dataset=dataset, new_entries=len(fresh), adding_boxes=any(d.boxes for d in fresh))
-    written = entries_upsert(
-        dataset_id=dataset.pk, drafts=fresh, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by, all_new=True
-    )
+            else:
+                skipped += 1
+    # Checked once the rows are in (the transaction is undone when it raises): the insert says which are new.
+    ensure_quota(dataset=dataset, new_entries=len(created_ids), adding_boxes=any(d.boxes for d in drafts.values()))
     if job.params.get("connection"):
-        Image.objects.filter(pk__in=written.created_ids, source_ref__startswith=f"s3://{job.params['bucket']}/").update(
+        Image.objects.filter(pk__in=created_ids, source_ref__startswith=f"s3://{job.params['bucket']}/").update(
             connection_id=job.params["connection"]
         )
     add_line_errors(job, sorted(errors, key=lambda error: error[0] or 0))
-    job.seen += seen
-    job.imported += len(fresh)
+    job.seen += len(batch.lines)
+    job.imported += len(created_ids)
     job.skipped += skipped
     job.failed += rejected
-    job.checkpoint = {"line": batch[-1][0], "offset": offset}
+    job.checkpoint = {"line": batch.last_line, "offset": batch.offset}
     job.heartbeat_at = timezone.now()
     job.save(update_fields=["seen", "imported", "skipped", "failed", "checkpoint", "line_error_count", "heartbeat_at"])
     return job

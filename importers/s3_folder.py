@@ -3,7 +3,7 @@
 Resumable: each listing page is written in one transaction together with the job's counters and the
 continuation token of the next page, so a redelivered task starts at the first page not yet written and the
 counters stay exact. Keys that a dataset has already (from another import or upload) are skipped, never
-overwritten; entries this job wrote before a crash are simply written again.
+overwritten. A page goes in with one INSERT ... ON CONFLICT DO NOTHING (entries_add_new), sizes included.
 """
 
 from botocore.client import BaseClient
@@ -15,7 +15,7 @@ from core.errors import GroundworkError, InvalidInput
 from datasets.manifest import EntryDraft
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
-from datasets.services.entries_bulk import entries_upsert
+from datasets.services.entries_bulk import entries_add_new
 from datasets.services.stats import dataset_lock
 from importers.folder_labels import (
     folder_label_for_key,
@@ -24,7 +24,7 @@ from importers.folder_labels import (
     looks_like_image_key,
     parse_s3_folder_uri,
 )
-from importers.jobs import JobCanceled, add_line_errors, cancel_requested
+from importers.jobs import JobCanceled, add_line_errors, cancel_requested, commit_without_flush_wait
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, bucket_access
@@ -72,6 +72,7 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.checkpoint.get("continuation_token") != token or job.checkpoint.get("listing_done"):
         return job  # another delivery of the task wrote this page meanwhile: never count it twice
+    commit_without_flush_wait()
     dataset = dataset_lock(dataset_id=job.dataset_id)
     prefix, auto_label = job.params["prefix"], job.params["auto_label"]
     drafts: dict[str, EntryDraft] = {}
@@ -92,26 +93,29 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
             problems.append((ref, "invalid_folder_label", label.problem))
         drafts[ref] = EntryDraft(ref, [label.name] if label is not None and label.name else [], [])
         sizes[ref] = item.get("Size")
-    # Entries someone else added stay as they are; this job's own (a redelivered page) are written again.
-    others = set(
-        Image.objects.filter(dataset_id=dataset.pk, source_ref__in=list(drafts))
-        .exclude(origin=Origin.IMPORT, origin_id=job.pk)
-        .values_list("source_ref", flat=True)
+    # Entries someone else added stay as they are. This job's own (only a redelivered page could meet them)
+    # count as imported, as when they were written.
+    created_ids, existing = entries_add_new(
+        dataset_id=dataset.pk,
+        drafts=list(drafts.values()),
+        origin=Origin.IMPORT,
+        origin_id=job.pk,
+        user=job.created_by,
+        byte_sizes=sizes,
+        connection_id=access.connection.pk if access.connection else None,
     )
-    skipped += len(others)
-    fresh = [draft for ref, draft in drafts.items() if ref not in others]
-    ensure_quota(dataset=dataset, new_entries=len(fresh))
-    written = entries_upsert(
-        dataset_id=dataset.pk, drafts=fresh, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
-    )
-    entries = list(Image.objects.filter(pk__in=written.created_ids + written.updated_ids).only("pk", "source_ref"))
-    for entry in entries:
-        entry.byte_size, entry.connection = sizes[entry.source_ref], access.connection
-    Image.objects.bulk_update(entries, ["byte_size", "connection"], batch_size=LIST_PAGE_SIZE)
+    own = 0
+    if existing:
+        own = Image.objects.filter(
+            dataset_id=dataset.pk, source_ref__in=existing, origin=Origin.IMPORT, origin_id=job.pk
+        ).count()
+    skipped += len(existing) - own
+    # Checked once the rows are in (the transaction is undone when it raises): the insert says which are new.
+    ensure_quota(dataset=dataset, new_entries=len(created_ids))
     add_line_errors(job, [(None, ref, code, message) for ref, code, message in problems])
     job.seen += seen
     job.skipped += skipped
-    job.imported += len(fresh)
+    job.imported += len(created_ids) + own
     job.checkpoint = {
         **job.checkpoint,
         "continuation_token": page.get("NextContinuationToken"),

@@ -195,6 +195,17 @@ def import_run(*, job_id: int) -> dict[str, Any]:
     return {"job": job.pk, "status": ImportStatus.SUCCEEDED, "imported": job.imported}
 
 
+def import_fail(*, job_id: int, error: GroundworkError) -> dict[str, Any]:
+    """Fail a running job with a code (a retry policy gave up on it), undoing its entries as any failure does."""
+    job = ImportJob.objects.select_related("dataset").get(pk=job_id)
+    if job.status in FINISHED_STATUSES:
+        return {"job": job.pk, "status": job.status}
+    job_entries_delete(job)
+    job.refresh_from_db()
+    _finish(job, status=ImportStatus.FAILED, error=error)
+    return {"job": job.pk, "status": ImportStatus.FAILED, "error": error.code}
+
+
 def imports_requeue_stalled(*, older_than_s: int) -> list[int]:
     """Enqueue again the jobs nobody works on: queued or running without progress for `older_than_s`.
 

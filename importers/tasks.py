@@ -1,16 +1,44 @@
 """Celery tasks of the importers: thin wrappers that load by id and call one service."""
 
+import logging
 from typing import Any
 
-from celery import shared_task
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError, IncompleteReadError
+from celery import Task, shared_task
 from django.conf import settings
 
+from core.errors import GroundworkError
 from importers import services
 
+logger = logging.getLogger(__name__)
 
-@shared_task(name="importers.run_import")
-def run_import(job_id: int) -> dict[str, Any]:
-    return services.import_run(job_id=job_id)
+# S3 out of reach after botocore's own retries (core/s3_clients.py): connection refused or reset, timeouts, a
+# body cut short. Worth running the job again later; it resumes at its checkpoint. A ClientError (AccessDenied,
+# NoSuchBucket, ...) is an answer, not an outage: the sources turn it into a domain error that fails the job.
+TRANSIENT_S3_ERRORS = (BotoConnectionError, HTTPClientError, IncompleteReadError)
+
+
+class S3Unavailable(GroundworkError):
+    """S3 stayed out of reach through every retry of an import."""
+
+
+@shared_task(bind=True, name="importers.run_import", max_retries=None)
+def run_import(self: Task, job_id: int) -> dict[str, Any]:
+    try:
+        return services.import_run(job_id=job_id)
+    except TRANSIENT_S3_ERRORS as exc:
+        attempts = settings.IMPORT_S3_RETRIES
+        if self.request.retries >= attempts:
+            logger.warning("Import %s: S3 still unreachable after %s retries (%s): failed", job_id, attempts, exc)
+            error = S3Unavailable(f"S3 could not be reached ({exc}).", code="s3_unavailable")
+            return services.import_fail(job_id=job_id, error=error)
+        countdown = min(settings.IMPORT_S3_RETRY_BACKOFF_S * 2**self.request.retries, 600)
+        logger.warning(
+            "Import %s: S3 unreachable (%s); retry %s of %s in %ss", job_id, exc, self.request.retries + 1,
+            attempts, countdown,
+        )  # fmt: skip
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 @shared_task(name="importers.requeue_stalled_imports")

@@ -5,15 +5,16 @@ once at the end (not per batch).
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils import timezone
 
 from datasets.models import BoundingBox, Image, ImageLabel, Label, Origin
-from datasets.services.bulk_rows import insert_rows
+from datasets.services.bulk_rows import insert_new_rows, insert_rows
 from datasets.services.label_counts import Contributions, add_contributions, contributions_of, label_counts_apply
 
 BATCH_SIZE = 2000
@@ -154,9 +155,80 @@ def entries_upsert(
     after = _annotations_create(
         dataset_id=dataset_id, drafts=drafts, ids=ids, origin=origin, origin_id=origin_id, user=user
     )
-    label_counts_apply(add_contributions(after, before, sign=-1))
+    _label_counts_add(add_contributions(after, before, sign=-1))
     created_ids = [ids[ref] for ref in refs if ref not in known]
     return UpsertResult(created_ids=created_ids, updated_ids=updated_ids)
+
+
+def entries_add_new(
+    *,
+    dataset_id: int,
+    drafts: Sequence[DraftLike],
+    origin: Origin,
+    origin_id: int | None = None,
+    user: AbstractBaseUser | None = None,
+    byte_sizes: Mapping[str, int | None] | None = None,
+    connection_id: int | None = None,
+) -> tuple[list[int], list[str]]:
+    """Add the drafts whose `source_ref` the dataset lacks, leaving entries it has untouched.
+
+    Returns (ids of the entries created, in draft order; source_refs skipped because they exist). On
+    PostgreSQL the entries go in with one INSERT ... ON CONFLICT DO NOTHING from a COPY, which tells which
+    were new: no lookup of the refs before or after. The drafts must have distinct `source_ref`s; the caller
+    holds the dataset lock. `byte_sizes` (by source_ref) and `connection_id` are stored on the new entries
+    (an S3 listing knows the sizes).
+    """
+    if not drafts:
+        return [], []
+    sizes = byte_sizes or {}
+    now = timezone.now()
+    user_id = getattr(user, "pk", None)
+    rows = (
+        (dataset_id, draft.source_ref, draft.image_width, draft.image_height, _error_list(draft.errors),
+         bool(draft.errors), bool(draft.labels or draft.boxes), "", "", "", 1, now, origin, origin_id, user_id, now,
+         sizes.get(draft.source_ref), connection_id)
+        for draft in drafts
+    )  # fmt: skip
+    columns = (*IMAGE_COLUMNS, "byte_size", "connection_id")
+    if connection.vendor == "postgresql":
+        ids = insert_new_rows(Image, columns, rows, unique=("dataset_id", "source_ref"), returning="source_ref")
+    else:
+        refs = [draft.source_ref for draft in drafts]
+        taken = set(
+            Image.objects.filter(dataset_id=dataset_id, source_ref__in=refs).values_list("source_ref", flat=True)
+        )
+        insert_rows(Image, columns, (row for row in rows if row[1] not in taken))
+        new_refs = [ref for ref in refs if ref not in taken]
+        ids = dict(Image.objects.filter(dataset_id=dataset_id, source_ref__in=new_refs).values_list("source_ref", "id"))
+    fresh = [draft for draft in drafts if draft.source_ref in ids]
+    added = _annotations_create(
+        dataset_id=dataset_id, drafts=fresh, ids=ids, origin=origin, origin_id=origin_id, user=user
+    )
+    _label_counts_add(added)
+    skipped = [draft.source_ref for draft in drafts if draft.source_ref not in ids]
+    return [ids[draft.source_ref] for draft in fresh], skipped
+
+
+def _label_counts_add(delta: Contributions) -> None:
+    """label_counts_apply, in one plain UPDATE ... FROM (VALUES ...) on PostgreSQL: the ORM's CASE of one WHEN
+    per label costs milliseconds per label to build, per batch."""
+    if connection.vendor != "postgresql":
+        label_counts_apply(delta)
+        return
+    entries, boxed = delta
+    rows = [(label, entries[label], boxed[label]) for label in sorted(set(entries) | set(boxed))]
+    rows = [row for row in rows if row[1] or row[2]]
+    if not rows:
+        return
+    table = connection.ops.quote_name(Label._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::integer, %s::integer)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS label SET entry_count = label.entry_count + delta.entries, "  # noqa: S608
+            "bounding_box_count = label.bounding_box_count + delta.boxed "
+            f"FROM (VALUES {values}) AS delta (id, entries, boxed) WHERE label.id = delta.id",
+            [value for row in rows for value in row],
+        )
 
 
 def _annotations_create(
