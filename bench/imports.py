@@ -36,7 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue.
+sys.path[0] = str(ROOT)
 
 
 def log(message: str) -> None:

@@ -30,7 +30,8 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue.
+sys.path[0] = str(ROOT)
 
 from core.s3_clients import s3_client_config  # noqa: E402
 from importers.probe import probe_many  # noqa: E402

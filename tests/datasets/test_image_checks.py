@@ -3,7 +3,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -326,7 +325,6 @@ def pillow_must_not_open(monkeypatch):
 def test_a_decompression_bomb_is_refused_from_its_header(data):
     assert len(data) < 100_000
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         for attempt in (check, lambda data: make_thumbnail(io.BytesIO(data)), probe_header):
             with pytest.raises(ImageRejected) as excinfo:
@@ -336,7 +334,6 @@ def test_a_decompression_bomb_is_refused_from_its_header(data):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - started < 0.5
     assert peak < 2 * 1024 * 1024
 
 
