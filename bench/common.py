@@ -52,3 +52,20 @@ def wait_for_http(url: str, *, timeout_s: float = 90) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout_s}s")
+
+
+def machine_speed(database_url: str) -> dict:
+    """Two fixed workloads timed on this machine (a pure Python loop, a PostgreSQL scan), printed with the
+    figures so that runs on machines (or days) of different speed can be compared."""
+    import psycopg
+
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    python_s = time.perf_counter() - started
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute("SELECT count(*) FROM generate_series(1, 2000000)").fetchone()
+        postgres_s = time.perf_counter() - started
+    return {"python_loop_5m_s": round(python_s, 2), "postgres_series_2m_s": round(postgres_s, 2)}

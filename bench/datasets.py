@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue.
 sys.path[0] = str(ROOT)
 
+from bench.common import machine_speed  # noqa: E402
+
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
@@ -250,7 +252,7 @@ def main() -> None:
     session = requests.Session()
     session.headers["Authorization"] = f"Token {built['token']}"
     try:
-        results = {"entries": args.entries, "labels": args.labels}
+        results = {"entries": args.entries, "labels": args.labels, "machine": machine_speed(args.database_url)}
         results.update(time_pages(session, base, built["dataset"], args.requests, args.labels))
         log(f"pages: {results['page_filtered_by_label_ms']}")
         results["export"] = time_export(session, base, built["dataset"], server)

@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue.
 sys.path[0] = str(ROOT)
 
+from bench.common import machine_speed  # noqa: E402
+
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
@@ -415,7 +417,7 @@ def main() -> None:
             wait_serving(worker, log_path)
             args.sampler = RssSampler(worker.pid)
             log(f"worker {worker.pid} serving")
-        result: dict = {}
+        result: dict = {"machine": machine_speed(args.database_url)}
         if args.manifest_lines:
             result["manifest"] = bench_manifest(args, client, bucket, user, project)
             log(json.dumps(result["manifest"]))

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import Counter
 
-from bench.common import ensure_database, free_port, log, setup_django, wait_for_http
+from bench.common import ensure_database, free_port, log, machine_speed, setup_django, wait_for_http
 
 LABELS = ["cat", "dog", "bird", "fish", "horse"]
 
@@ -274,6 +274,7 @@ def main() -> None:
         for r in results:
             errors.update(r["errors"])
         figures = {
+            "machine": machine_speed(args.database_url),
             "images": args.images,
             "workers": args.workers,
             "workers_per_image": args.per_image,

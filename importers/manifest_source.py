@@ -20,13 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
+from core.prefetch import prefetch
 from datasets.manifest import MAX_LINE_CHARS, EntryDraft, LineRejected, parse_line, parse_s3_uri
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
 from datasets.services.entries_bulk import entries_add_new
 from datasets.services.stats import dataset_lock
 from importers.jobs import JobCanceled, add_line_errors, cancel_requested, commit_without_flush_wait
-from importers.lines import iter_lines, prefetch
+from importers.lines import iter_lines
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, bucket_access
