@@ -8,6 +8,14 @@ unfiltered page, the labels list, the manifest export (lines/s, the server's pea
 distribute. Prints progress on stderr and one final JSON line on stdout.
 """
 
+import sys
+from pathlib import Path
+
+# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue for
+# everything imported below (concurrent.futures, psycopg): the project root takes its place first.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)
+
 import argparse
 import json
 import os
@@ -16,15 +24,9 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue.
-sys.path[0] = str(ROOT)
-
-from bench.common import machine_speed  # noqa: E402
+from bench.common import machine_speed
 
 
 def log(message: str) -> None:

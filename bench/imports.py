@@ -20,6 +20,14 @@ then probing, until the job ends), and probes a sample one image at a time for c
 Prints progress on stderr and one final JSON line on stdout.
 """
 
+import sys
+from pathlib import Path
+
+# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue for
+# everything imported below (concurrent.futures, psycopg): the project root takes its place first.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)
+
 import argparse
 import io
 import json
@@ -28,18 +36,12 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue.
-sys.path[0] = str(ROOT)
-
-from bench.common import machine_speed  # noqa: E402
+from bench.common import machine_speed
 
 
 def log(message: str) -> None:

@@ -13,28 +13,30 @@ server together: one GIL runs it all, so it is the floor of `parallel_s / object
 exceed (latency + that) / that. `client_cpu_ms_per_object` is the probing threads' share (boto3 included).
 """
 
+import sys
+from pathlib import Path
+
+# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue for
+# everything imported below (concurrent.futures, psycopg): the project root takes its place first.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)
+
 import argparse
 import io
 import json
 import logging
 import random
 import socket
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-# The script's own folder (sys.path[0]) holds queue.py, which would shadow the standard library's queue.
-sys.path[0] = str(ROOT)
-
-from core.s3_clients import s3_client_config  # noqa: E402
-from importers.probe import probe_many  # noqa: E402
+from core.s3_clients import s3_client_config
+from importers.probe import probe_many
 
 BUCKET = "groundwork-bench"
 

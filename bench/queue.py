@@ -16,7 +16,6 @@ Prints progress on stderr and one final JSON line on stdout.
 import sys
 from pathlib import Path
 
-# ruff: noqa: E402 - this file is named like the standard library's `queue`: its folder must not come first on
 # the path, so the imports come after the path is set.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)

@@ -60,15 +60,25 @@ def uploaded_manifest_params(*, upload: IO[bytes], size: int) -> dict:
     return {"storage_name": name, "size": size}
 
 
-def _s3_chunks(job: ImportJob, access: BucketAccess, offset: int) -> Iterator[bytes]:
-    client = access.client()
+def _s3_manifest_size(job: ImportJob, access: BucketAccess) -> int:
+    """The manifest object's size, checked, and kept in the job's parameters for its progress (offset / size)."""
+    try:
+        size = access.client().head_object(Bucket=job.params["bucket"], Key=job.params["key"])["ContentLength"]
+    except ClientError as error:
+        raise ManifestFailure(f"The manifest {job.params['s3_uri']} cannot be read.", code=INACCESSIBLE) from error
+    _check_size(size)
+    if job.params.get("size") != size:
+        job.params = {**job.params, "size": size}
+        ImportJob.objects.filter(pk=job.pk).update(params=job.params)
+    return size
+
+
+def _s3_chunks(job: ImportJob, access: BucketAccess, offset: int, size: int) -> Iterator[bytes]:
+    if offset >= size:
+        return
     bucket, key = job.params["bucket"], job.params["key"]
     try:
-        size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
-        _check_size(size)
-        if offset >= size:
-            return
-        body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
+        body = access.client().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
     except ClientError as error:
         raise ManifestFailure(f"The manifest {job.params['s3_uri']} cannot be read.", code=INACCESSIBLE) from error
     yield from body.iter_chunks(CHUNK_BYTES)
@@ -106,7 +116,10 @@ def run_manifest_import(job: ImportJob) -> None:
             connection_id=job.params.get("connection"),
         )
     line, offset = job.checkpoint.get("line", 0), job.checkpoint.get("offset", 0)
-    chunks = _s3_chunks(job, access, offset) if access else _stored_chunks(job, offset)
+    if access is not None:
+        chunks = _s3_chunks(job, access, offset, _s3_manifest_size(job, access))
+    else:
+        chunks = _stored_chunks(job, offset)
     for batch in prefetch(_parsed_batches(chunks, first_line=line + 1), depth=PREFETCH_BATCHES):
         job = _write_batch(job.pk, batch)
     _check_totals(job)
@@ -250,7 +263,7 @@ def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
     job.imported += len(created_ids)
     job.skipped += skipped
     job.failed += rejected
-    job.checkpoint = {"line": batch.last_line, "offset": batch.offset}
+    job.checkpoint = {**job.checkpoint, "line": batch.last_line, "offset": batch.offset}
     job.heartbeat_at = timezone.now()
     job.save(update_fields=["seen", "imported", "skipped", "failed", "checkpoint", "line_error_count", "heartbeat_at"])
     return job

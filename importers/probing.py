@@ -75,7 +75,11 @@ def _write_results(job_id: int, entries: list[tuple], results: dict[str, ProbeRe
     )
     add_line_errors(job, problems)
     job.failed += len(problems)
-    job.checkpoint = {**job.checkpoint, "probed_after": entries[-1][0]}
+    job.checkpoint = {
+        **job.checkpoint,
+        "probed_after": entries[-1][0],
+        "probed": job.checkpoint.get("probed", 0) + len(entries),
+    }
     job.heartbeat_at = timezone.now()
     job.save(update_fields=["failed", "checkpoint", "line_error_count", "heartbeat_at"])
     return job

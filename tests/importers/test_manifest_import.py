@@ -93,6 +93,9 @@ def test_lines_become_entries_and_bad_lines_are_reported_with_numbers(project_wi
     assert (boxed.width, boxed.height, boxed.has_errors) == (800, 600, True)
     assert BoundingBox.objects.filter(image=boxed).count() == 1
     assert_counts_true(dataset)
+    # What the progress bar reads: the manifest's size, how far it was read, how many images were probed.
+    assert job.params["size"] == job.checkpoint["offset"] == len(body)
+    assert job.checkpoint["probed"] == 22
 
 
 def test_an_uploaded_manifest_is_imported(project_with_roles, s3):
@@ -110,6 +113,8 @@ def test_an_uploaded_manifest_is_imported(project_with_roles, s3):
 
     job = ImportJob.objects.get(pk=response.json()["id"])
     assert (job.status, job.imported) == ("succeeded", 3)
+    detail = project_with_roles.client("viewer").get(f"/api/v1/imports/{job.pk}/").json()
+    assert detail["progress"] == {"phase": "finished", "done": None, "total": None, "fraction": None}
     dataset.refresh_from_db()
     assert (dataset.status, dataset.total_entries) == ("ready", 3)
 

@@ -23,6 +23,38 @@ function duration(seconds) {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
+const PHASE_LABEL = {
+  queued: "Waiting for a worker",
+  reading: "Reading the manifest",
+  listing: "Listing the S3 folder",
+  probing: "Checking the images",
+  copying: "Copying",
+};
+let phaseStart = null; // {phase, at, done}: where the current phase was first seen, for its rate
+
+// The bar and the time left follow the current phase when its total is known (bytes of a manifest, images
+// to probe); a listing or a copy has no total, so the bar then moves without a percentage.
+function showPhase(progress) {
+  const now = Date.now();
+  if (!phaseStart || phaseStart.phase !== progress.phase) phaseStart = { phase: progress.phase, at: now, done: progress.done || 0 };
+  document.getElementById("phase").textContent = PHASE_LABEL[progress.phase] || progress.phase;
+  const eta = document.getElementById("eta");
+  if (progress.fraction === null) {
+    bar.dataset.running = "";
+    bar.removeAttribute("aria-valuenow");
+    bar.querySelector(".bar").style.width = "";
+    eta.textContent = "—";
+    return;
+  }
+  const percent = Math.round(progress.fraction * 100);
+  bar.removeAttribute("data-running");
+  bar.setAttribute("aria-valuenow", String(percent));
+  bar.querySelector(".bar").style.width = `${percent}%`;
+  const seconds = (now - phaseStart.at) / 1000;
+  const rate = seconds > 0 ? (progress.done - phaseStart.done) / seconds : 0;
+  eta.textContent = rate > 0 ? duration((progress.total - progress.done) / rate) : "—";
+}
+
 function render(job) {
   const { seen, imported, skipped, failed } = job.counts;
   for (const [key, value] of Object.entries(job.counts)) {
@@ -45,6 +77,8 @@ function render(job) {
     bar.setAttribute("aria-valuenow", "100");
     bar.dataset.outcome = job.status;
     document.getElementById("eta").textContent = "done";
+    document.getElementById("phase").textContent = "Finished";
+    bar.querySelector(".bar").style.width = "";
     if (cancelButton) cancelButton.hidden = true;
     const messages = {
       succeeded: `Import finished: ${number.format(imported)} images imported, ${number.format(skipped)} skipped, ${number.format(failed)} failed.`,
@@ -56,10 +90,7 @@ function render(job) {
     outcome.hidden = false;
     announce(messages[job.status], job.status === "succeeded" ? "success" : "error");
   } else {
-    // The total is only known once the source has been read: until then the bar moves without a percentage.
-    bar.dataset.running = "";
-    bar.removeAttribute("aria-valuenow");
-    document.getElementById("eta").textContent = seen > 0 && done >= seen && job.status === "running" ? "finishing…" : "—";
+    showPhase(job.progress);
   }
   return job.counts.skipped + job.counts.failed;
 }
