@@ -21,16 +21,11 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import time
 
-from bench.common import machine_speed
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+from bench.common import ensure_database, free_port, log, machine_speed, setup_django
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,28 +38,6 @@ def parse_args() -> argparse.Namespace:
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/groundwork_bench"),
     )
     return parser.parse_args()
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def build_dataset(entries: int, labels: int) -> dict:
@@ -134,12 +107,6 @@ def build_dataset(entries: int, labels: int) -> dict:
     dataset.refresh_from_db()
     log(f"built {dataset.total_entries} entries in {time.perf_counter() - started:.1f}s")
     return {"project": project.pk, "dataset": dataset.pk, "token": token, "user": user}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(url: str) -> tuple[subprocess.Popen, str]:
