@@ -116,3 +116,11 @@ def test_the_jobs_page_reads_with_a_flat_query_count(client, setup, django_asser
     url = reverse("frontend:jobs", args=[roles.project.pk])
     with django_assert_max_num_queries(12):
         assert client.get(url).status_code == 200
+
+
+def test_every_labeling_page_leads_back_to_its_project(client, setup):
+    roles, job = setup
+    project_url = reverse("frontend:project", args=[roles.project.pk])
+    for name, arg in (("teams", roles.project.pk), ("jobs", roles.project.pk), ("job", job.pk), ("workbench", job.pk)):
+        html = page(client, roles.user("annotator"), name, arg).content.decode()
+        assert f'href="{project_url}"' in html, name
