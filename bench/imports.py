@@ -34,24 +34,13 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import machine_speed
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bench.common import ensure_database, free_port, log, machine_speed
 
 
 def manifest_lines(count: int, bucket: str, labels: int) -> bytes:
@@ -358,12 +347,7 @@ def main() -> None:
     if not args.manifest_lines and not args.folder_images:
         args.manifest_lines = 250_000
 
-    import psycopg
-
-    name = args.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    ensure_database(args.database_url)
     port = free_port()
     moto = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

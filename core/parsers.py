@@ -1,9 +1,12 @@
 """Request parsers with a size limit (JSON, JSON Lines) and the JSON Lines renderer."""
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -55,3 +58,10 @@ class NDJSONRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
         return JSONRenderer().render(data)
+
+
+def ndjson_download(chunks: Iterable[bytes], *, filename: str) -> StreamingHttpResponse:
+    """A streamed JSON Lines attachment (a manifest): the chunks go out as they are made."""
+    response = StreamingHttpResponse(chunks, content_type="application/x-ndjson")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response

@@ -1,7 +1,6 @@
 """Datasets, entries and labels API: views authorize through ProjectScopedApi and call one service each."""
 
 from django.http import StreamingHttpResponse
-from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -11,7 +10,7 @@ from rest_framework.response import Response
 
 from core.errors import InvalidInput
 from core.pagination import IdCursorPagination, paginated_response
-from core.parsers import LimitedJSONParser, NDJSONParser, NDJSONRenderer
+from core.parsers import LimitedJSONParser, NDJSONParser, NDJSONRenderer, ndjson_download
 from core.validation import validated
 from datasets import export, selectors
 from datasets.models import Dataset
@@ -208,11 +207,7 @@ class ManifestExportApi(DatasetScopedApi):
     def get(self, request: Request, dataset_id: int) -> StreamingHttpResponse:
         dataset = self.get_dataset(dataset_id)
         chunks = export.iter_manifest_chunks(dataset_id=dataset.pk, job_name=f"groundwork/{dataset.name}")
-        response = StreamingHttpResponse(chunks, content_type="application/x-ndjson")
-        response["Content-Disposition"] = content_disposition_header(
-            as_attachment=True, filename=f"{dataset.name}.manifest"
-        )
-        return response
+        return ndjson_download(chunks, filename=f"{dataset.name}.manifest")
 
 
 class EntryDetailApi(DatasetScopedApi):

@@ -25,7 +25,7 @@ PREFETCH_PAGES = 2
 ATTRIBUTE_PREFIX = "groundwork"
 
 
-def _changed_as_text() -> str:
+def updated_at_as_text() -> str:
     """SQL giving `updated_at` as an ISO date without zone: parsing timestamps in Python would cost a tenth of
     the export. SQLite already keeps them as UTC text."""
     if connection.vendor == "postgresql":
@@ -34,7 +34,7 @@ def _changed_as_text() -> str:
 
 
 def _entries_statement() -> str:
-    return f"""SELECT entry.id, entry.source_ref, entry.width, entry.height, {_changed_as_text()}
+    return f"""SELECT entry.id, entry.source_ref, entry.width, entry.height, {updated_at_as_text()}
         FROM {Image._meta.db_table} entry
         WHERE entry.dataset_id = %(dataset)s AND entry.id > %(after)s ORDER BY entry.id LIMIT %(page)s"""
 
@@ -46,7 +46,7 @@ def _postgresql_statement() -> str:
     the entries: one pass over each table, streamed. Ids of other datasets in the range find no entry."""
     image = Image._meta.db_table
     in_range = "image_id >= %(first)s AND image_id <= %(last)s"
-    return f"""SELECT entry.source_ref, entry.width, entry.height, {_changed_as_text()},
+    return f"""SELECT entry.source_ref, entry.width, entry.height, {updated_at_as_text()},
             links.label_ids, links.confidences, boxes.boxes, boxes.confidences
         FROM {image} entry
         LEFT JOIN (

@@ -17,9 +17,10 @@ from projects.models import Project
 from projects.permissions import Access, Capability, member_get
 
 
-def _get(
-    queryset: QuerySet, *, request: HttpRequest, pk: int, capability: Capability, project_path: str
+def object_for(
+    queryset: QuerySet, *, request: HttpRequest, pk: int, capability: Capability, project_path: str = "project"
 ) -> tuple[Any, Access]:
+    """`member_get` for pages: Django's 404 outside the project, its 403 for a role without the capability."""
     try:
         return member_get(queryset, pk=pk, user=request.user, capability=capability, project_path=project_path)
     except NotFound as exc:
@@ -29,7 +30,7 @@ def _get(
 
 
 def project_for(request: HttpRequest, project_id: int, capability: Capability) -> tuple[Project, Access]:
-    project, access = _get(
+    project, access = object_for(
         Project.objects.all(), request=request, pk=project_id, capability=capability, project_path=""
     )
     project.my_role = access.role
@@ -37,7 +38,7 @@ def project_for(request: HttpRequest, project_id: int, capability: Capability) -
 
 
 def dataset_for(request: HttpRequest, dataset_id: int, capability: Capability) -> tuple[Dataset, Access]:
-    return _get(
+    return object_for(
         Dataset.objects.select_related("project"),
         request=request,
         pk=dataset_id,
@@ -47,7 +48,7 @@ def dataset_for(request: HttpRequest, dataset_id: int, capability: Capability) -
 
 
 def import_for(request: HttpRequest, import_id: int, capability: Capability) -> tuple[ImportJob, Access]:
-    return _get(
+    return object_for(
         ImportJob.objects.select_related("dataset__project"),
         request=request,
         pk=import_id,

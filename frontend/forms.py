@@ -29,6 +29,13 @@ def role_choices(roles: Iterable[Role]) -> list[tuple[str, str]]:
     return [(role.value, role.label) for role in Role if role in allowed]
 
 
+def auto_label_field() -> forms.BooleanField:
+    """The S3 folder source's checkbox, worded as the reference console words it."""
+    return forms.BooleanField(
+        required=False, label="Automatically attach a label to my images based on the folder they're stored in"
+    )
+
+
 class ProjectCreateForm(forms.Form):
     FIRST_DATASET = [
         ("none", "No dataset yet"),
@@ -46,10 +53,7 @@ class ProjectCreateForm(forms.Form):
         label="S3 location",
         widget=forms.TextInput(attrs={"placeholder": S3_PLACEHOLDER}),
     )
-    auto_label = forms.BooleanField(
-        required=False,
-        label="Automatically attach a label to my images based on the folder they're stored in",
-    )
+    auto_label = auto_label_field()
 
     def clean(self) -> dict:
         data = super().clean()
@@ -92,10 +96,7 @@ class DatasetCreateForm(forms.Form):
         label="S3 folder location",
         widget=forms.TextInput(attrs={"placeholder": S3_PLACEHOLDER}),
     )
-    auto_label = forms.BooleanField(
-        required=False,
-        label="Automatically attach a label to my images based on the folder they're stored in",
-    )
+    auto_label = auto_label_field()
     manifest_from = forms.ChoiceField(
         choices=MANIFEST_FROM, initial="s3", required=False, widget=forms.RadioSelect, label="Where is the manifest?"
     )

@@ -14,20 +14,13 @@ from core.errors import NotFound
 from core.validation import validated
 from datasets import selectors
 from datasets.api import DatasetScopedApi
-from datasets.models import Dataset
 from datasets.serializers import EntryFilterSerializer, EntryOutputSerializer
 from datasets.services.selection_labels import MAX_PICKED_ENTRIES, entries_label_set
-from projects.permissions import Access, Capability, member_get
+from frontend.access import dataset_for
+from projects.permissions import Capability
 
 FILTER_PARAMS = ("contains_labels", "labeled", "has_errors", "source_ref_contains")
 MAX_LABELS_SHOWN = 1000
-
-
-def _dataset(request: HttpRequest, dataset_id: int) -> tuple[Dataset, Access]:
-    try:
-        return member_get(Dataset.objects.all(), pk=dataset_id, user=request.user, capability=Capability.READ)
-    except NotFound as error:
-        raise Http404(error.message) from error
 
 
 def _filters(request: HttpRequest) -> tuple[dict, dict]:
@@ -41,7 +34,7 @@ def _filters(request: HttpRequest) -> tuple[dict, dict]:
 
 @login_required
 def dataset_gallery(request: HttpRequest, dataset_id: int) -> HttpResponse:
-    dataset, access = _dataset(request, dataset_id)
+    dataset, access = dataset_for(request, dataset_id, Capability.READ)
     filters, query = _filters(request)
     labels = list(selectors.dataset_labels_with_counts(dataset_id=dataset.pk)[:MAX_LABELS_SHOWN])
     config = {
@@ -72,7 +65,7 @@ def dataset_gallery(request: HttpRequest, dataset_id: int) -> HttpResponse:
 
 @login_required
 def entry_view(request: HttpRequest, dataset_id: int, entry_id: int) -> HttpResponse:
-    dataset, access = _dataset(request, dataset_id)
+    dataset, access = dataset_for(request, dataset_id, Capability.READ)
     try:
         entry = selectors.entry_get(dataset_id=dataset.pk, entry_id=entry_id)
     except NotFound as error:

@@ -5,31 +5,19 @@ change goes through the REST API from the page scripts. Outsiders get 404, a mem
 """
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from core.errors import NotFound, PermissionDenied
 from datasets.selectors import datasets_visible_to
+from frontend.access import object_for, project_for
 from labeling import selectors
 from labeling.models import JobStatus, LabelingJob, TaskType, Team
-from projects.models import Project
-from projects.permissions import Access, Capability, member_get
+from projects.permissions import Access, Capability
 from projects.selectors import project_memberships
 
 MAX_ROWS = 500
-
-
-def _member_get(queryset: QuerySet, *, pk: int, user: object, capability: Capability, **kwargs: str) -> tuple:
-    """`member_get` for pages: 404 outside the project, 403 for a role without the capability."""
-    try:
-        return member_get(queryset, pk=pk, user=user, capability=capability, **kwargs)
-    except NotFound as error:
-        raise Http404(error.message) from error
-    except PermissionDenied as error:
-        raise DjangoPermissionDenied(error.message) from error
 
 
 def _progress(job: LabelingJob) -> dict[str, float]:
@@ -48,9 +36,7 @@ def _team_ids_of(user: Model, project_id: int) -> set[int]:
 
 @login_required
 def teams(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, access = _member_get(
-        Project.objects.all(), pk=project_id, user=request.user, capability=Capability.READ, project_path=""
-    )
+    project, access = project_for(request, project_id, Capability.READ)
     can_manage = access.allows(Capability.TEAMS_MANAGE)
     team_list = list(selectors.teams_of_project(project_id=project.pk)[:MAX_ROWS])
     members = [m.user.username for m in project_memberships(project_id=project.pk)[:MAX_ROWS]] if can_manage else []
@@ -65,9 +51,7 @@ def teams(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 def jobs(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, access = _member_get(
-        Project.objects.all(), pk=project_id, user=request.user, capability=Capability.READ, project_path=""
-    )
+    project, access = project_for(request, project_id, Capability.READ)
     can_manage = access.allows(Capability.JOBS_MANAGE)
     my_teams = _team_ids_of(request.user, project.pk) if access.allows(Capability.JOBS_WORK) else set()
     job_list = list(selectors.jobs_of_project(project_id=project.pk)[:MAX_ROWS])
@@ -90,7 +74,7 @@ def jobs(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _job(request: HttpRequest, job_id: int, capability: Capability) -> tuple[LabelingJob, Access]:
-    return _member_get(selectors.jobs_with_progress(), pk=job_id, user=request.user, capability=capability)
+    return object_for(selectors.jobs_with_progress(), request=request, pk=job_id, capability=capability)
 
 
 @login_required

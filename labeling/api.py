@@ -4,7 +4,6 @@ Views authorize through ProjectScopedApi and call one service or selector each; 
 queue service's rule."""
 
 from django.http import StreamingHttpResponse
-from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
@@ -12,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.pagination import IdCursorPagination, paginated_response
-from core.parsers import NDJSONRenderer
+from core.parsers import NDJSONRenderer, ndjson_download
 from core.validation import validated
 from datasets.image_urls import entry_image_url
 from labeling import output, selectors
@@ -224,11 +223,7 @@ class JobOutputApi(JobReviewScopedApi):
     @extend_schema(responses={(200, "application/x-ndjson"): str})
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
         job = self.get_job(job_id)
-        response = StreamingHttpResponse(output.iter_output_chunks(job=job), content_type="application/x-ndjson")
-        response["Content-Disposition"] = content_disposition_header(
-            as_attachment=True, filename=f"{job.name}.output.manifest"
-        )
-        return response
+        return ndjson_download(output.iter_output_chunks(job=job), filename=f"{job.name}.output.manifest")
 
 
 class JobAnswersApi(JobReviewScopedApi):

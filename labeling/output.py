@@ -19,6 +19,7 @@ from datetime import datetime
 import orjson
 from django.db import connection, transaction
 
+from datasets.export import ATTRIBUTE_PREFIX, updated_at_as_text
 from datasets.manifest import BoxDraft, EntryDraft, serialize_entry
 from datasets.models import BoundingBox, Image, ImageLabel, Label
 from labeling import stored
@@ -26,20 +27,13 @@ from labeling.models import LabelingJob, Task, TaskStatus, TaskType
 from labeling.output_manifest import OutputSpec, augmented_line, output_attributes
 
 PAGE = 1000
-ATTRIBUTE_PREFIX = "groundwork"
-
-
-def _changed_as_text() -> str:
-    if connection.vendor == "postgresql":
-        return """to_char(entry.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
-    return "replace(entry.updated_at, ' ', 'T')"
 
 
 def _statements() -> tuple[str, str, str]:
     # Only table names from model metadata are interpolated; values are parameters.
     task, image = Task._meta.db_table, Image._meta.db_table
     tasks_sql = f"""SELECT task.id, task.result, task.confidence, task.completed_at,
-            entry.id, entry.source_ref, entry.width, entry.height, {_changed_as_text()}
+            entry.id, entry.source_ref, entry.width, entry.height, {updated_at_as_text()}
         FROM {task} task JOIN {image} entry ON entry.id = task.image_id
         WHERE task.job_id = %(job)s AND task.status IN (%(complete)s, %(accepted)s) AND task.id > %(after)s
         ORDER BY task.id LIMIT %(page)s"""  # noqa: S608
