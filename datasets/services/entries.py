@@ -7,14 +7,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from core.errors import NotFound
-from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Origin
-from datasets.services.entries_bulk import labels_ensure
+from datasets.models import Dataset, Image, Origin
+from datasets.services.annotations import AnnotationChange, entries_replace_annotations
 from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
-from datasets.services.stats import dataset_lock, entries_refresh_is_labeled
-from datasets.validation import BoxInput, clean_boxes, clean_label_names
+from datasets.services.stats import dataset_lock
+from datasets.validation import BoxInput
 
 
 def _locked_entry(*, dataset_id: int, entry_id: int) -> tuple[Dataset, Image]:
@@ -39,51 +38,16 @@ def entry_update(
     """Replace an entry's image-level labels and/or its boxes (None leaves that part as it is).
 
     Label names that the dataset does not have yet are created. Boxes are checked against the image's size.
-    Raises InvalidInput (`invalid_label_name`, `too_many_labels`, `too_many_boxes`, `invalid_box`,
+    Raises NotFound, or InvalidInput (`invalid_label_name`, `too_many_labels`, `too_many_boxes`, `invalid_box`,
     `box_outside_image`) before anything is written.
     """
-    dataset, entry = _locked_entry(dataset_id=dataset_id, entry_id=entry_id)
-    clean_labels = clean_label_names(labels) if labels is not None else None
-    clean_box_list = (
-        clean_boxes(boxes, image_width=entry.width, image_height=entry.height) if boxes is not None else None
+    change = AnnotationChange(entry_id=entry_id, labels=labels, boxes=boxes)
+    refused = entries_replace_annotations(
+        dataset_id=dataset_id, changes=[change], origin=origin, origin_id=origin_id, user=user
     )
-    names = [*(clean_labels or []), *(box.label for box in clean_box_list or [])]
-    label_ids, labels_created = labels_ensure(dataset_id=dataset_id, names=names)
-    before = contributions_of([entry.pk])
-    provenance = {"origin": origin, "origin_id": origin_id, "created_by": user, "created_at": timezone.now()}
-    if clean_labels is not None:
-        ImageLabel.objects.filter(image_id=entry.pk).delete()
-        ImageLabel.objects.bulk_create(
-            [ImageLabel(image_id=entry.pk, label_id=label_ids[name], **provenance) for name in clean_labels]
-        )
-    if clean_box_list is not None:
-        BoundingBox.objects.filter(image_id=entry.pk).delete()
-        BoundingBox.objects.bulk_create(
-            [
-                BoundingBox(
-                    image_id=entry.pk,
-                    label_id=label_ids[box.label],
-                    left=box.left,
-                    top=box.top,
-                    width=box.width,
-                    height=box.height,
-                    confidence=box.confidence,
-                    **provenance,
-                )
-                for box in clean_box_list
-            ]
-        )
-    label_counts_apply(add_contributions(contributions_of([entry.pk]), before, sign=-1))
-    was_labeled = entry.is_labeled
-    entries_refresh_is_labeled(dataset_id=dataset_id, image_ids=[entry.pk])
-    Image.objects.filter(pk=entry.pk).update(updated_at=timezone.now())
-    entry.refresh_from_db(fields=["is_labeled", "updated_at"])
-    # A single entry changed: adjust the counters instead of recounting a big dataset.
-    Dataset.objects.filter(pk=dataset.pk).update(
-        labeled_entries=F("labeled_entries") + (int(entry.is_labeled) - int(was_labeled)),
-        total_labels=F("total_labels") + labels_created,
-    )
-    return entry
+    if entry_id in refused:
+        raise refused[entry_id]
+    return Image.objects.get(pk=entry_id)
 
 
 @transaction.atomic
