@@ -1,11 +1,17 @@
-"""What the benchmarks share: a fresh PostgreSQL database, Django set up on it, a free port, progress logging."""
+"""What the benchmarks share: a fresh PostgreSQL database, Django set up on it, a free port, a Celery worker,
+progress logging."""
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def log(message: str) -> None:
@@ -69,3 +75,42 @@ def machine_speed(database_url: str) -> dict:
         conn.execute("SELECT count(*) FROM generate_series(1, 2000000)").fetchone()
         postgres_s = time.perf_counter() - started
     return {"python_loop_5m_s": round(python_s, 2), "postgres_series_2m_s": round(postgres_s, 2)}
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """A `celery -A config worker` process (prefork, one pool process) in its own process group."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING", "--concurrency=1",
+        "--pool=prefork", "--without-mingle", "--without-gossip", "--without-heartbeat",
+        f"--hostname=bench-{os.getpid()}@%h",
+    ]  # fmt: skip
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_serving(worker: subprocess.Popen, log_path: Path) -> None:
+    """Block until the worker has run a task through the broker."""
+    from core.tasks import health_check
+
+    result = health_check.delay()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise SystemExit(f"worker exited:\n{log_path.read_text()[-3000:]}")
+        if result.ready():
+            result.get(timeout=5)
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"worker did not serve within 120 s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)

@@ -33,14 +33,13 @@ import io
 import json
 import os
 import random
-import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import ensure_database, free_port, log, machine_speed
+from bench.common import ensure_database, free_port, log, machine_speed, start_worker, stop_worker, wait_serving
 
 
 def manifest_lines(count: int, bucket: str, labels: int) -> bytes:
@@ -153,43 +152,6 @@ class RssSampler:
             "worker_peak_rss_mb": round(self.peak_kb / 1024, 1),
             "worker_sum_vmhwm_mb": round(sum(self.hwm_kb.values()) / 1024, 1),
         }
-
-
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING", "--concurrency=1",
-        "--pool=prefork", "--without-mingle", "--without-gossip", "--without-heartbeat",
-        f"--hostname=bench-imports-{os.getpid()}@%h",
-    ]  # fmt: skip
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def wait_serving(worker: subprocess.Popen, log_path: Path) -> None:
-    from core.tasks import health_check
-
-    result = health_check.delay()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise SystemExit(f"worker exited:\n{log_path.read_text()[-3000:]}")
-        if result.ready():
-            result.get(timeout=5)
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"worker did not serve within 120 s:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
 
 
 def wait_job(job_id: int, done: Callable[[object], bool], timeout_s: float = 3600) -> object:

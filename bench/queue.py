@@ -7,7 +7,9 @@ a classification job with `--per-image` workers per image through the API, start
 and lets every annotator loop `POST /jobs/{id}/next/` + `POST /assignments/{id}/submit/` for `--seconds`, each
 on its own keep-alive connection (threads spread over a few client processes, so the clients are not held by
 one GIL). Then it checks, from what the clients were given, that no annotator got an image twice and no image
-was answered more than `--per-image` times, and measures lease-expiry handling: every live lease of a second
+was answered more than `--per-image` times, how long after the last answer the consolidated results are all
+in the dataset (written in batches by a `celery -A config worker` process started here, on `--broker-url`),
+and measures lease-expiry handling: every live lease of a second
 job is moved past its expiry in the database and the periodic reclaim is timed.
 
 Prints progress on stderr and one final JSON line on stdout.
@@ -33,7 +35,17 @@ import threading
 import time
 from collections import Counter
 
-from bench.common import ensure_database, free_port, log, machine_speed, setup_django, wait_for_http
+from bench.common import (
+    ensure_database,
+    free_port,
+    log,
+    machine_speed,
+    setup_django,
+    start_worker,
+    stop_worker,
+    wait_for_http,
+    wait_serving,
+)
 
 LABELS = ["cat", "dog", "bird", "fish", "horse"]
 
@@ -47,6 +59,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--client-processes", type=int, default=5)
     parser.add_argument("--server-workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--server-threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/5"))
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/groundwork_bench_queue"),
@@ -94,9 +107,9 @@ def build(images: int, workers: int) -> dict:
     }
 
 
-def start_server(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(workers: int, threads: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
@@ -250,14 +263,35 @@ def time_lease_expiry(port: int, built: dict) -> dict:
     }
 
 
+def wait_written(timeout_s: float = 300) -> dict:
+    """Seconds from the end of the annotators' work until every complete result is in the dataset."""
+    from labeling.models import Task, TaskStatus
+
+    started = time.perf_counter()
+    pending = Task.objects.filter(status=TaskStatus.COMPLETE, written_at__isnull=True)
+    while pending.exists():
+        if time.perf_counter() - started > timeout_s:
+            raise SystemExit(f"{pending.count()} results still unwritten after {timeout_s} s")
+        time.sleep(0.05)
+    return {
+        "write_back_lag_s": round(time.perf_counter() - started, 2),
+        "results_written": Task.objects.filter(written_at__isnull=False).count(),
+    }
+
+
 def main() -> None:
     args = parse_args()
     ensure_database(args.database_url)
+    os.environ["CELERY_BROKER_URL"] = args.broker_url
     setup_django(args.database_url)
     started = time.perf_counter()
     built = build(args.images, args.workers)
     log(f"built {args.images} images and {args.workers} annotators in {time.perf_counter() - started:.1f}s")
-    server, port = start_server(args.database_url, args.server_workers, args.server_threads)
+    log_path = ROOT / "var" / "bench-queue-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    worker = start_worker(dict(os.environ), log_path)
+    wait_serving(worker, log_path)
+    server, port = start_server(args.server_workers, args.server_threads)
     try:
         team = api(port, built["manager_token"], "POST", f"/projects/{built['project']}/teams/",
                    {"name": "annotators", "members": built["annotators"]})  # fmt: skip
@@ -287,12 +321,14 @@ def main() -> None:
             },
             "errors": dict(errors),
             **check_assignments(results, args.per_image),
+            **wait_written(),
         }
         log(f"queue: {figures}")
         figures["lease_expiry"] = time_lease_expiry(port, built)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+        stop_worker(worker)
     print(json.dumps(figures))
 
 

@@ -183,7 +183,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then answers 401 with `WWW-Authenticate: Token`.
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -252,9 +252,13 @@ IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 600)
 # 20 s, 40 s, ... (doubling, at most 600 s), then fails with `s3_unavailable`.
 IMPORT_S3_RETRIES = env_int("IMPORT_S3_RETRIES", 5)
 IMPORT_S3_RETRY_BACKOFF_S = env_int("IMPORT_S3_RETRY_BACKOFF_S", 10)
+# A labeling job's consolidated results are written to the dataset this long after the first of them, in one
+# batch (see labeling.services.results): a longer wait makes bigger batches, a shorter one fresher entries.
+LABELING_WRITE_BACK_DELAY_S = env_int("LABELING_WRITE_BACK_DELAY_S", 2)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-imports": {"task": "importers.requeue_stalled_imports", "schedule": 60.0},
     "expire-labeling-leases": {"task": "labeling.expire_leases", "schedule": 30.0},
+    "sweep-labeling-write-backs": {"task": "labeling.sweep_write_backs", "schedule": 60.0},
 }
 
 # --- logging ----------------------------------------------------------------------------------------

@@ -79,6 +79,9 @@ class LabelingJob(models.Model):
     completed_count = models.PositiveIntegerField(default=0)
     review_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
+    # A write-back of the job's complete results is queued (labeling.services.results): set by the
+    # consolidation that finds it unset, cleared by the write-back when it starts, so one is queued at a time.
+    write_back_queued = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         verbose_name = "labeling job"
@@ -100,7 +103,7 @@ class LabelingJob(models.Model):
 
 class TaskStatus(models.TextChoices):
     OPEN = "open", "Open"  # waiting for answers (some slots may be leased)
-    COMPLETE = "complete", "Complete"  # consolidated and written back
+    COMPLETE = "complete", "Complete"  # consolidated; written to the entry once `written_at` is set
     REVIEW = "review", "Needs review"  # consolidated without a clear answer; nothing written
     ACCEPTED = "accepted", "Accepted"  # a reviewer accepted it
 
@@ -117,6 +120,9 @@ class Task(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the result went into the dataset entry. A complete task waits for the job's batched write-back;
+    # an accepted one is written at once; a verification result is never written (it changes no label).
+    written_at = models.DateTimeField(null=True, blank=True)
     # The last review decision: who accepted the task or sent it back, when, and why (a send-back's reason).
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -139,6 +145,10 @@ class Task(models.Model):
             models.Index(fields=["job", "id"], name="task_queue", condition=Q(status="open")),
             models.Index(fields=["job", "status"], name="task_job_status"),
             models.Index(fields=["image"], name="task_image"),
+            # Complete results not written to their entries yet (the write-back's work list).
+            models.Index(
+                fields=["job", "id"], name="task_write_back", condition=Q(status="complete", written_at__isnull=True)
+            ),
         ]
 
     def __str__(self) -> str:

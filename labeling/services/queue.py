@@ -216,5 +216,5 @@ def assignment_submit(
     assignment.save(update_fields=["status", "answer", "submitted_at", "seconds_spent"])
     task = _count_answer(assignment.task_id)
     if task.answer_count >= job.workers_per_image and task.status == TaskStatus.OPEN:
-        task_consolidate(task=task, job=job, image=image, now=now)
+        task_consolidate(task=task, job=job, now=now)
     return assignment

@@ -1,29 +1,40 @@
 """Consolidating an image's answers and writing the result into its dataset entry with the job as provenance.
 
-The entry changes only through `datasets.services.entries.entry_update` (which locks the dataset and keeps its
-stats and label counts exact). The job decides about its own labels only: a classification or multi-label
-result replaces the entry's image-level labels that are among the job's labels and keeps the others; a
-bounding-box result replaces the entry's boxes of the job's labels. A verification result is stored on the
-task (for review and the output manifest) and changes no label: verifiers judge labels, they do not edit them.
+Entries change only through `datasets.services.annotations.entries_replace_annotations`, which locks the
+dataset and keeps its stats and label counts exact. The last answer of an image consolidates it in the worker's
+request; the complete results are written to their entries afterwards, in batches (`results_write_back`, a
+Celery task queued by the consolidation and swept periodically), so that annotators' submissions never queue
+on the dataset's lock and hundreds of results share one write.
+
+The job decides about its own labels only: a classification or multi-label result replaces the entry's
+image-level labels that are among the job's labels and keeps the others; a bounding-box result replaces the
+entry's boxes of the job's labels. A verification result is stored on the task (for review and the output
+manifest) and changes no label: verifiers judge labels, they do not edit them.
 
 A result that needs review (a tie, a half-chosen label or box; see labeling.consolidation) writes nothing:
 the task waits in `review` for a reviewer.
 """
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from statistics import fmean
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
 
 from core.errors import GroundworkError
 from datasets.models import BoundingBox, Image, ImageLabel, Origin
-from datasets.services.entries import entry_update
+from datasets.services.annotations import AnnotationChange, entries_replace_annotations
 from datasets.validation import BoxInput
 from labeling import consolidation
 from labeling.models import Assignment, AssignmentStatus, JobStatus, LabelingJob, Task, TaskStatus, TaskType
+
+WRITE_BACK_BATCH = 500
 
 
 def consolidate_answers(*, task_type: str, answers: list[dict[str, Any]]) -> tuple[dict[str, Any], float | None, bool]:
@@ -47,55 +58,75 @@ def consolidate_answers(*, task_type: str, answers: list[dict[str, Any]]) -> tup
     return result, verification.confidence, verification.needs_review
 
 
-def write_back(*, job: LabelingJob, image: Image, result: dict[str, Any]) -> None:
-    """Write a result with an answer into the image's entry, replacing the entry's labels or boxes of the job's
-    labels (a verification result writes nothing). Raises the dataset's InvalidInput codes."""
+def _changes(*, job: LabelingJob, results: Mapping[int, dict[str, Any]]) -> list[AnnotationChange]:
+    """The entry changes of results by image id: each entry keeps what is not the job's and takes the result
+    (two queries at most, whatever the number of images)."""
     own = set(job.labels)
+    ids = list(results)
     if job.task_type in (TaskType.CLASSIFICATION, TaskType.MULTI_LABEL):
-        kept = [
-            name
-            for name in ImageLabel.objects.filter(image_id=image.pk)
-            .order_by("id")
-            .values_list("label__name", flat=True)
-            if name not in own
+        kept: dict[int, list[str]] = defaultdict(list)
+        links = ImageLabel.objects.filter(image_id__in=ids).order_by("id").values_list("image_id", "label__name")
+        for image_id, name in links:
+            if name not in own:
+                kept[image_id].append(name)
+        key = "label" if job.task_type == TaskType.CLASSIFICATION else "labels"
+        return [
+            AnnotationChange(image_id, labels=[*kept[image_id], *([r[key]] if key == "label" else r[key])])
+            for image_id, r in results.items()
         ]
-        new = [result["label"]] if job.task_type == TaskType.CLASSIFICATION else result["labels"]
-        labels = [*kept, *new]
-        entry_update(
-            dataset_id=job.dataset_id, entry_id=image.pk, user=None, labels=labels, origin=Origin.JOB, origin_id=job.pk
-        )
-    elif job.task_type == TaskType.BOUNDING_BOX:
-        kept_boxes = [
-            BoxInput(box.label.name, box.left, box.top, box.width, box.height, box.confidence)
-            for box in BoundingBox.objects.filter(image_id=image.pk).select_related("label").order_by("id")
-            if box.label.name not in own
+    if job.task_type == TaskType.BOUNDING_BOX:
+        kept_boxes: dict[int, list[BoxInput]] = defaultdict(list)
+        for box in BoundingBox.objects.filter(image_id__in=ids).select_related("label").order_by("id"):
+            if box.label.name not in own:
+                kept_boxes[box.image_id].append(
+                    BoxInput(box.label.name, box.left, box.top, box.width, box.height, box.confidence)
+                )
+        return [
+            AnnotationChange(
+                image_id,
+                boxes=[
+                    *kept_boxes[image_id],
+                    *(
+                        BoxInput(b["label"], b["left"], b["top"], b["width"], b["height"], b["confidence"])
+                        for b in r["boxes"]
+                    ),
+                ],
+            )
+            for image_id, r in results.items()
         ]
-        new_boxes = [
-            BoxInput(box["label"], box["left"], box["top"], box["width"], box["height"], box["confidence"])
-            for box in result["boxes"]
-        ]
-        entry_update(
-            dataset_id=job.dataset_id,
-            entry_id=image.pk,
-            user=None,
-            boxes=[*kept_boxes, *new_boxes],
-            origin=Origin.JOB,
-            origin_id=job.pk,
-        )
+    return []  # a verification result changes no label
+
+
+def write_back_many(*, job: LabelingJob, results: Mapping[int, dict[str, Any]]) -> dict[int, GroundworkError]:
+    """Write results (by image id) into their entries with the job as provenance, replacing the entries' labels
+    or boxes of the job's labels; returns the dataset's refusals by image id (those entries are unchanged)."""
+    changes = _changes(job=job, results=results)
+    if not changes:
+        return {}
+    return entries_replace_annotations(dataset_id=job.dataset_id, changes=changes, origin=Origin.JOB, origin_id=job.pk)
+
+
+def write_back(*, job: LabelingJob, image: Image, result: dict[str, Any]) -> None:
+    """Write one result at once (a reviewer's decision). Raises the dataset's InvalidInput codes."""
+    refused = write_back_many(job=job, results={image.pk: result})
+    if image.pk in refused:
+        raise refused[image.pk]
 
 
 def job_complete_if_done(*, job_id: int, now: datetime) -> None:
-    """Done when every task is complete or accepted (a task in review holds the job open)."""
+    """Done when every task is complete or accepted and written (a task in review holds the job open, and so
+    does a result waiting for the write-back)."""
+    pending = Task.objects.filter(job_id=OuterRef("pk"), status=TaskStatus.COMPLETE, written_at__isnull=True)
     LabelingJob.objects.filter(pk=job_id, completed_count__gte=F("image_count")).exclude(
         status=JobStatus.COMPLETED
-    ).update(status=JobStatus.COMPLETED, completed_at=now)
+    ).exclude(Exists(pending)).update(status=JobStatus.COMPLETED, completed_at=now)
 
 
-def task_consolidate(*, task: Task, job: LabelingJob, image: Image, now: datetime) -> Task:
-    """Consolidate the task's submitted answers, write the result back, and count the task done or in review.
+def task_consolidate(*, task: Task, job: LabelingJob, now: datetime) -> Task:
+    """Consolidate the task's submitted answers and count the task complete or in review.
 
-    The caller holds the task's row lock. A write the dataset refuses (say, more than 50 boxes on the entry)
-    puts the task in review with the error in its result instead of failing the worker's submission.
+    The caller holds the task's row lock. A complete result is written to its entry by the job's batched
+    write-back (`results_write_back`), queued here; a verification result has nothing to write.
     """
     answers = list(
         Assignment.objects.filter(task_id=task.pk, status=AssignmentStatus.SUBMITTED)
@@ -104,18 +135,71 @@ def task_consolidate(*, task: Task, job: LabelingJob, image: Image, now: datetim
     )
     result, confidence, needs_review = consolidate_answers(task_type=job.task_type, answers=answers)
     status = TaskStatus.REVIEW if needs_review else TaskStatus.COMPLETE
-    if status == TaskStatus.COMPLETE:
-        try:
-            with transaction.atomic():
-                write_back(job=job, image=image, result=result)
-        except GroundworkError as exc:
-            status = TaskStatus.REVIEW
-            result["write_error"] = {"code": exc.code, "message": exc.message}
-    Task.objects.filter(pk=task.pk).update(status=status, result=result, confidence=confidence, completed_at=now)
+    written_at = now if status == TaskStatus.COMPLETE and job.task_type == TaskType.VERIFICATION else None
+    Task.objects.filter(pk=task.pk).update(
+        status=status, result=result, confidence=confidence, completed_at=now, written_at=written_at
+    )
     task.status, task.result, task.confidence, task.completed_at = status, result, confidence, now
-    if status == TaskStatus.COMPLETE:
-        LabelingJob.objects.filter(pk=job.pk).update(completed_count=F("completed_count") + 1)
-        job_complete_if_done(job_id=job.pk, now=now)
-    else:
+    task.written_at = written_at
+    if status == TaskStatus.REVIEW:
         LabelingJob.objects.filter(pk=job.pk).update(review_count=F("review_count") + 1)
+        return task
+    LabelingJob.objects.filter(pk=job.pk).update(completed_count=F("completed_count") + 1)
+    if written_at is None:
+        write_back_queue(job_id=job.pk)
+    else:
+        job_complete_if_done(job_id=job.pk, now=now)
     return task
+
+
+def write_back_queue(*, job_id: int) -> None:
+    """Queue the job's write-back once the transaction commits, unless one is queued already."""
+    if LabelingJob.objects.filter(pk=job_id, write_back_queued=False).update(write_back_queued=True):
+        from labeling.tasks import write_back_results  # the task module imports the services
+
+        delay = settings.LABELING_WRITE_BACK_DELAY_S
+        transaction.on_commit(lambda: write_back_results.apply_async((job_id,), countdown=delay))
+
+
+def results_write_back(*, job_id: int, limit: int = WRITE_BACK_BATCH, now: datetime | None = None) -> int:
+    """Write up to `limit` complete results of the job into their entries, in one transaction and one dataset
+    lock; returns how many tasks it settled. A result the dataset refuses (say, more than 50 boxes on the
+    entry) puts its task in review with the error in its result, as a reviewer must decide."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        LabelingJob.objects.filter(pk=job_id, write_back_queued=True).update(write_back_queued=False)
+        pending = list(
+            Task.objects.filter(job_id=job_id, status=TaskStatus.COMPLETE, written_at__isnull=True)
+            .order_by("id")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "image_id", "result")[:limit]
+        )
+        if not pending:
+            return 0
+        job = LabelingJob.objects.get(pk=job_id)
+        refused = write_back_many(job=job, results={image_id: result for _, image_id, result in pending})
+        written = [pk for pk, image_id, _ in pending if image_id not in refused]
+        Task.objects.filter(pk__in=written).update(written_at=now)
+        for pk, image_id, result in pending:
+            if image_id in refused:
+                error = refused[image_id]
+                Task.objects.filter(pk=pk).update(
+                    status=TaskStatus.REVIEW,
+                    result={**result, "write_error": {"code": error.code, "message": error.message}},
+                )
+        if refused:
+            LabelingJob.objects.filter(pk=job_id).update(
+                completed_count=F("completed_count") - len(refused), review_count=F("review_count") + len(refused)
+            )
+        job_complete_if_done(job_id=job_id, now=now)
+        return len(pending)
+
+
+def jobs_with_pending_write_back(*, older_than: datetime) -> list[int]:
+    """Jobs with complete results waiting since before `older_than` (for the periodic sweep)."""
+    return list(
+        Task.objects.filter(status=TaskStatus.COMPLETE, written_at__isnull=True, completed_at__lte=older_than)
+        .order_by("job_id")
+        .values_list("job_id", flat=True)
+        .distinct()
+    )

@@ -59,9 +59,18 @@ def task_accept(
     was = task.status
     task.status, task.result, task.confidence = TaskStatus.ACCEPTED, result, confidence
     task.reviewed_by, task.reviewed_at, task.review_note = user, now, ""
-    task.completed_at = task.completed_at or now
+    task.completed_at, task.written_at = task.completed_at or now, now
     task.save(
-        update_fields=["status", "result", "confidence", "reviewed_by", "reviewed_at", "review_note", "completed_at"]
+        update_fields=[
+            "status",
+            "result",
+            "confidence",
+            "reviewed_by",
+            "reviewed_at",
+            "review_note",
+            "completed_at",
+            "written_at",
+        ]
     )
     if was == TaskStatus.REVIEW:
         LabelingJob.objects.filter(pk=job.pk).update(
@@ -105,6 +114,7 @@ def task_send_back(*, task_id: int, user: AbstractBaseUser, reason: str = "", no
         result=None,
         confidence=None,
         completed_at=None,
+        written_at=None,
         reviewed_by=user,
         reviewed_at=now,
         review_note=reason,

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 
 from datasets.models import ImageLabel
 from labeling.models import Task, TaskStatus
-from labeling.services.queue import assignment_claim_next, assignment_submit
 from tests.fixtures.browser import log_in, screenshot
 from tests.frontend.test_workbench_browser import lab  # noqa: F401  (the fixture)
+from tests.labeling.factories import answer_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,15 +21,10 @@ def worker(username):
     return get_user_model().objects.get(username=username)
 
 
-def answer_all(job, worker, label):
-    while (assignment := assignment_claim_next(job=job, worker=worker)) is not None:
-        assignment_submit(assignment_id=assignment.pk, worker=worker, answer={"labels": [label]})
-
-
 def test_the_manager_sees_worker_statistics_and_downloads_the_output_manifest(page, lab):  # noqa: F811
     _, _, job, ids = lab
     for name in ("ann", "bob"):
-        answer_all(job, worker(name), "cat")
+        answer_all(job, [worker(name)], [{"labels": ["cat"]}])
     log_in(page, "mia")
     page.goto(f"/jobs/{job.pk}/")
     page.locator("#job-status").get_by_text("Completed").wait_for()
@@ -51,8 +46,8 @@ def test_the_manager_sees_worker_statistics_and_downloads_the_output_manifest(pa
 
 def test_a_reviewer_settles_one_tie_and_sends_another_back(page, lab):  # noqa: F811
     _, _, job, ids = lab
-    answer_all(job, worker("ann"), "cat")
-    answer_all(job, worker("bob"), "dog")
+    answer_all(job, [worker("ann")], [{"labels": ["cat"]}])
+    answer_all(job, [worker("bob")], [{"labels": ["dog"]}])
     assert Task.objects.filter(job=job, status=TaskStatus.REVIEW).count() == len(ids)
 
     log_in(page, "mia")

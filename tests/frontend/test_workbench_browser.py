@@ -76,7 +76,9 @@ def answer(page, key, submitted_before):
     page.locator("#done-count").get_by_text(f"{submitted_before + 1} submitted").wait_for()
 
 
-def test_two_annotators_finish_a_job_by_keyboard_while_the_manager_watches(new_page, lab):
+@pytest.mark.s3
+@pytest.mark.worker
+def test_two_annotators_finish_a_job_by_keyboard_while_the_manager_watches(new_page, lab, celery_worker):
     project, dataset, job, _ = lab
     boss, ann, bob = new_page(), new_page(), new_page()
     log_in(boss, "mia")
@@ -130,7 +132,7 @@ def test_two_annotators_finish_a_job_by_keyboard_while_the_manager_watches(new_p
     ann.locator("#done-screen").get_by_text("No work left for you").wait_for()
     assert ann.locator("#done-screen").evaluate("el => el === document.activeElement")
 
-    # The manager's dashboard follows the job to its end.
+    # The manager's dashboard follows the job to its end: completed once the worker wrote the results.
     boss.locator("#job-status").get_by_text("Completed").wait_for(timeout=20_000)
     assert boss.locator("#stat-completed").inner_text() == str(IMAGES)
     screenshot(boss, "dashboard-completed")

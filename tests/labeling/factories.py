@@ -1,6 +1,8 @@
 """Teams and jobs for labeling tests, built through the services."""
 
+from labeling.services import queue
 from labeling.services.jobs import JobInput, job_create
+from labeling.services.results import results_write_back
 from labeling.services.teams import team_create
 from projects.models import Membership, Role
 from tests.fixtures.api import create_user
@@ -31,3 +33,13 @@ def make_job(
         **extra,
     )
     return job_create(project_id=project.pk, data=data, user=None)
+
+
+def answer_all(job, workers, answers, *, write_back=True):
+    """Each worker in turn answers every image it is given with `answers[worker index]`; then the job's results
+    are written to the dataset, as its queued Celery task does (`write_back=False` leaves them waiting)."""
+    for worker, answer in zip(workers, answers, strict=True):
+        while (lease := queue.assignment_claim_next(job=job, worker=worker)) is not None:
+            queue.assignment_submit(assignment_id=lease.pk, worker=worker, answer=answer)
+    if write_back:
+        results_write_back(job_id=job.pk)

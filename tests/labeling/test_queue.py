@@ -8,6 +8,7 @@ from django.utils import timezone
 from core.errors import Conflict, PermissionDenied
 from labeling.models import Assignment, AssignmentStatus, JobStatus, LabelingJob, Task
 from labeling.services import queue
+from labeling.services.results import results_write_back
 from labeling.tasks import expire_leases
 from tests.labeling.factories import make_job, make_workers
 
@@ -61,8 +62,11 @@ def test_nothing_left_gives_none(project_with_roles):
         queue.assignment_submit(assignment_id=lease.pk, worker=a, answer={"labels": ["dog"]})
     assert queue.assignment_claim_next(job=job, worker=a) is None
     job.refresh_from_db()
+    # Every image is answered and counted; the job is completed once the results are in the dataset.
+    assert (job.status, job.completed_count, job.image_count) == (JobStatus.IN_PROGRESS, 3, 3)
+    assert results_write_back(job_id=job.pk) == 3
+    job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED
-    assert job.completed_count == job.image_count == 3
 
 
 def test_release_returns_the_slot_at_once(project_with_roles):

@@ -8,6 +8,7 @@ from django.db import connection, connections
 
 from labeling.models import Assignment, Task
 from labeling.services import queue
+from labeling.services.results import results_write_back
 from tests.fixtures.datasets import Draft
 from tests.labeling.factories import make_job, make_workers
 
@@ -55,5 +56,6 @@ def test_concurrent_workers_never_overfill_a_slot(project_with_roles):
     assert set(Task.objects.filter(job=job).values_list("slots_taken", "answer_count", "status")) == {
         (3, 3, "complete")
     }
+    assert results_write_back(job_id=job.pk) == 10
     job.refresh_from_db()
     assert job.status == "completed"

@@ -7,16 +7,9 @@ from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from labeling.models import JobStatus, Task, TaskStatus
 from labeling.services import queue
 from tests.fixtures.datasets import Box, Draft, assert_counts_true
-from tests.labeling.factories import make_job, make_workers
+from tests.labeling.factories import answer_all, make_job, make_workers
 
 pytestmark = pytest.mark.django_db
-
-
-def answer_all(job, workers, answers):
-    """Each worker in turn answers every image it is given with `answers[worker index]`."""
-    for worker, answer in zip(workers, answers, strict=True):
-        while (lease := queue.assignment_claim_next(job=job, worker=worker)) is not None:
-            queue.assignment_submit(assignment_id=lease.pk, worker=worker, answer=answer)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +121,9 @@ def test_boxes_are_consolidated_and_replace_only_the_jobs_labels(project_with_ro
         (b.label.name, b.left, b.top, b.width, b.height, b.origin)
         for b in BoundingBox.objects.filter(image__dataset_id=job.dataset_id).select_related("label")
     }
-    assert boxes == {("tree", 0, 0, 20, 20, Origin.JOB), ("cat", 11, 10, 100, 100, Origin.JOB)}
+    assert boxes == {("tree", 0, 0, 20, 20, Origin.IMPORT), ("cat", 11, 10, 100, 100, Origin.JOB)}, (
+        "kept boxes keep theirs"
+    )
     assert_counts_true(job.dataset)
 
 

@@ -10,15 +10,9 @@ from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from labeling.models import Assignment, JobStatus, LabelingJob, Task
 from labeling.services import queue, review
 from tests.fixtures.datasets import Box, Draft, assert_counts_true
-from tests.labeling.factories import make_job, make_workers
+from tests.labeling.factories import answer_all, make_job, make_workers
 
 pytestmark = pytest.mark.django_db
-
-
-def answer_all(job, workers, answers):
-    for worker, answer in zip(workers, answers, strict=True):
-        while (lease := queue.assignment_claim_next(job=job, worker=worker)) is not None:
-            queue.assignment_submit(assignment_id=lease.pk, worker=worker, answer=answer)
 
 
 def labels_of(job):

@@ -10,18 +10,11 @@ from datasets.models import BoundingBox, Image, ImageLabel
 from importers import services as import_services
 from labeling import output
 from labeling.models import Task
-from labeling.services import queue
 from tests.fixtures.datasets import Draft, assert_counts_true, make_dataset
 from tests.fixtures.s3 import png_bytes
-from tests.labeling.factories import make_job, make_workers
+from tests.labeling.factories import answer_all, make_job, make_workers
 
 pytestmark = pytest.mark.django_db
-
-
-def answer_all(job, workers, answers):
-    for worker, answer in zip(workers, answers, strict=True):
-        while (lease := queue.assignment_claim_next(job=job, worker=worker)) is not None:
-            queue.assignment_submit(assignment_id=lease.pk, worker=worker, answer=answer)
 
 
 def tied_job(roles, images=3):
