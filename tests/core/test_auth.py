@@ -1,6 +1,10 @@
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.authentication import TokenAuthentication
 from tests.fixtures.api import PASSWORD, create_user, token_client
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +152,29 @@ def test_pages_need_a_login(client):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_the_token_of_a_deactivated_user_is_401():
+    user = create_user()
+    client = token_client(user)
+    assert client.get("/api/v1/me/").status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    response = client.get("/api/v1/me/")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_token_authentication_loads_the_user_as_the_orm_does(django_assert_num_queries):
+    user = create_user(email="bo@example.com")
+    get_user_model().objects.filter(pk=user.pk).update(last_login=timezone.now())
+    token = Token.objects.create(user=user)
+    with django_assert_num_queries(1):
+        loaded, auth = TokenAuthentication().authenticate_credentials(token.key)
+    expected = get_user_model().objects.get(pk=user.pk)
+    fields = [field.attname for field in expected._meta.concrete_fields]
+    assert [getattr(loaded, name) for name in fields] == [getattr(expected, name) for name in fields]
+    assert loaded.last_login.tzinfo is not None
+    assert (auth.key, auth.user_id, auth.created) == (token.key, user.pk, Token.objects.get(pk=token.key).created)
