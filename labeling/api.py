@@ -14,8 +14,8 @@ from core.pagination import IdCursorPagination, paginated_response
 from core.parsers import NDJSONRenderer, ndjson_download
 from core.validation import validated
 from datasets.image_urls import entry_image_url
-from labeling import output, selectors
-from labeling.models import Assignment, LabelingJob, Selection, Task, TaskStatus, Team
+from labeling import output, queue_rows, selectors
+from labeling.models import LabelingJob, Selection, Task, TaskStatus, Team
 from labeling.serializers import (
     AcceptInputSerializer,
     AssignmentOutputSerializer,
@@ -30,13 +30,15 @@ from labeling.serializers import (
     TeamUpdateSerializer,
     WorkerStatsSerializer,
     WorkSerializer,
+    assignment_data,
+    work_data,
 )
 from labeling.services import jobs as job_services
 from labeling.services import queue as queue_services
 from labeling.services import review as review_services
 from labeling.services import teams as team_services
 from projects.api_base import ProjectScopedApi
-from projects.permissions import Capability
+from projects.permissions import Capability, member_access
 
 
 class TeamListApi(ProjectScopedApi):
@@ -136,7 +138,11 @@ class JobNextApi(ProjectScopedApi):
         responses={200: WorkSerializer, 204: OpenApiResponse(description="Nothing is left for this worker")},
     )
     def post(self, request: Request, job_id: int) -> Response:
-        job, _ = self.get_member_object(LabelingJob.objects.all(), job_id)
+        # The queue's hot path: the job and the caller's role in one hand-written statement.
+        job, role = queue_rows.job_with_role(job_id=job_id, user_id=request.user.pk)
+        member_access(
+            project_id=job and job.project_id, role=role, capability=self.capability, label="Labeling job", pk=job_id
+        )
         assignment = queue_services.assignment_claim_next(job=job, worker=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -150,7 +156,7 @@ class JobNextApi(ProjectScopedApi):
             "orientation": image.orientation,
             "source_ref": image.source_ref,
         }
-        return Response(WorkSerializer(assignment).data)
+        return Response(work_data(assignment))
 
 
 class AssignmentScopedApi(ProjectScopedApi):
@@ -158,7 +164,12 @@ class AssignmentScopedApi(ProjectScopedApi):
 
     def check_assignment(self, assignment_id: int) -> None:
         """404 outside the project, 403 without the right to work (whose lease it is, the service checks)."""
-        self.get_member_object(Assignment.objects.all(), assignment_id, project_path="job__project")
+        project_id, role = queue_rows.assignment_project_and_role(
+            assignment_id=assignment_id, user_id=self.request.user.pk
+        )
+        member_access(
+            project_id=project_id, role=role, capability=self.capability, label="Assignment", pk=assignment_id
+        )
 
 
 class AssignmentReleaseApi(AssignmentScopedApi):
@@ -166,7 +177,7 @@ class AssignmentReleaseApi(AssignmentScopedApi):
     def post(self, request: Request, assignment_id: int) -> Response:
         self.check_assignment(assignment_id)
         assignment = queue_services.assignment_release(assignment_id=assignment_id, worker=request.user)
-        return Response(AssignmentOutputSerializer(assignment).data)
+        return Response(assignment_data(assignment))
 
 
 class AssignmentSubmitApi(AssignmentScopedApi):
@@ -175,7 +186,7 @@ class AssignmentSubmitApi(AssignmentScopedApi):
         self.check_assignment(assignment_id)
         answer = validated(SubmitInputSerializer, request.data)
         assignment = queue_services.assignment_submit(assignment_id=assignment_id, worker=request.user, answer=answer)
-        return Response(AssignmentOutputSerializer(assignment).data)
+        return Response(assignment_data(assignment))
 
 
 class ReviewPagination(IdCursorPagination):

@@ -3,6 +3,7 @@
 import pytest
 
 from labeling.models import Assignment, LabelingJob, Task
+from labeling.serializers import AssignmentOutputSerializer, WorkSerializer
 from labeling.services.results import results_write_back
 from tests.fixtures.datasets import Draft, make_dataset
 from tests.labeling.factories import make_job, make_workers
@@ -146,6 +147,10 @@ def test_work_is_for_team_members_only(project_with_roles):
     assert roles.client("outsider").post(submit, {"labels": ["cat"]}, format="json").status_code == 404
     other = roles.client("owner").post(submit, {"labels": ["cat"]}, format="json")
     assert (other.status_code, other.json()["error"]["code"]) == (403, "not_your_assignment")
+    assert roles.client("viewer").post(submit, {"labels": ["cat"]}, format="json").status_code == 403
+    missing = token_client(worker).post(f"/api/v1/assignments/{lease['id'] + 1000}/submit/", {"labels": ["cat"]})
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    assert token_client(worker).post(f"/api/v1/jobs/{job.pk + 1000}/next/").status_code == 404
 
 
 def test_the_worker_flow_over_the_api_with_flat_query_counts(
@@ -206,3 +211,23 @@ def test_a_submit_that_does_not_complete_the_image_is_cheap(
         with django_assert_max_num_queries(7):
             done = client.post(f"/api/v1/assignments/{lease['id']}/submit/", {"labels": ["cat"]}, format="json")
         assert done.status_code == 200
+
+
+def test_the_queues_plain_responses_are_what_their_documented_serializers_give(project_with_roles, client_for):
+    roles = project_with_roles
+    (worker,) = make_workers(roles.project, 1)
+    job = make_job(roles.project, workers=[worker])
+    client = client_for(worker)
+    lease = client.post(f"/api/v1/jobs/{job.pk}/next/").json()
+    assignment = Assignment.objects.select_related("job").get(pk=lease["id"])
+    assignment.work_image = lease["image"]
+    assert lease == WorkSerializer(assignment).data
+
+    done = client.post(f"/api/v1/assignments/{lease['id']}/submit/", {"labels": ["cat"]}, format="json").json()
+    assert done == AssignmentOutputSerializer(Assignment.objects.get(pk=lease["id"])).data
+    assert done["answer"] == {"labels": ["cat"]}
+    assert done["seconds_spent"] is not None
+
+    lease = client.post(f"/api/v1/jobs/{job.pk}/next/").json()
+    released = client.post(f"/api/v1/assignments/{lease['id']}/release/").json()
+    assert released == AssignmentOutputSerializer(Assignment.objects.get(pk=lease["id"])).data
