@@ -8,13 +8,12 @@ answering it (see core.raw_rows).
 from functools import cache
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from core.raw_rows import ModelColumns, split_row, table
+from core.raw_rows import ModelColumns, hot_cursor, split_row, table
 
 
 @cache
@@ -35,7 +34,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
 
     def authenticate_credentials(self, key: str) -> tuple[Model, Token]:
         sql, token_columns, user_columns = _token_and_user()
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(sql, [key])
             row = cursor.fetchone()
         if row is None:

@@ -3,14 +3,21 @@
 The ORM spends more CPU building a simple statement than PostgreSQL spends running it; the queue and the token
 check run on every request of every annotator. There the SQL is written once from the models' metadata and
 the rows are turned into instances the way the ORM does it: each field's database converters, then
-`Model.from_db`.
+`Model.from_db`. On PostgreSQL they run as prepared statements (`hot_cursor`): planning them cost more than
+running them. Their fixed values (statuses) are written into the SQL, not bound, so that the plan PostgreSQL
+keeps for the prepared statement can use the partial indexes made for those values.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
+
+# A connection prepares a hot statement the second time it runs it; PostgreSQL then plans it once per connection.
+PREPARE_THRESHOLD = 2
 
 
 class ModelColumns:
@@ -57,3 +64,27 @@ def split_row(row: Sequence[Any], *parts: ModelColumns) -> list[Model]:
 
 def table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
+
+
+@contextmanager
+def hot_cursor() -> Iterator[CursorWrapper]:
+    """A cursor whose statements are prepared once per database connection on PostgreSQL (psycopg's server-side
+    binding cursor, which Django only uses when told to for all queries); a plain cursor elsewhere. Statements
+    still go through Django's cursor wrapper: they are logged and counted like any other."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # Django turns preparing off; only this cursor kind prepares at all
+        raw.prepare_threshold = PREPARE_THRESHOLD
+    cursor = ServerBindingCursor(raw)
+    wrapped = connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+    try:
+        yield wrapped
+    finally:
+        wrapped.close()

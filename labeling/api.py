@@ -14,7 +14,7 @@ from core.pagination import IdCursorPagination, paginated_response
 from core.parsers import NDJSONRenderer, ndjson_download
 from core.validation import validated
 from datasets.image_urls import entry_image_url
-from labeling import output, queue_rows, selectors
+from labeling import output, queue_sql, selectors
 from labeling.models import LabelingJob, Selection, Task, TaskStatus, Team
 from labeling.serializers import (
     AcceptInputSerializer,
@@ -139,7 +139,7 @@ class JobNextApi(ProjectScopedApi):
     )
     def post(self, request: Request, job_id: int) -> Response:
         # The queue's hot path: the job and the caller's role in one hand-written statement.
-        job, role = queue_rows.job_with_role(job_id=job_id, user_id=request.user.pk)
+        job, role = queue_sql.job_with_role(job_id=job_id, user_id=request.user.pk)
         member_access(
             project_id=job and job.project_id, role=role, capability=self.capability, label="Labeling job", pk=job_id
         )
@@ -164,7 +164,7 @@ class AssignmentScopedApi(ProjectScopedApi):
 
     def check_assignment(self, assignment_id: int) -> None:
         """404 outside the project, 403 without the right to work (whose lease it is, the service checks)."""
-        project_id, role = queue_rows.assignment_project_and_role(
+        project_id, role = queue_sql.assignment_project_and_role(
             assignment_id=assignment_id, user_id=self.request.user.pk
         )
         member_access(

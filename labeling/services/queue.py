@@ -6,23 +6,24 @@ SKIP LOCKED by the queue so that concurrent workers pass each other instead of q
 where `FOR UPDATE` does not exist, writes are serialised by the database. The partial unique indexes of
 `Assignment` are the backstop: one worker never holds two slots of one image nor two leases in one job.
 
-Lock order, the same everywhere: assignment rows, then task rows, then (consolidation) the dataset row.
+Lock order, the same everywhere: assignment rows, then task rows, then (counters) the job row. The dataset is
+not touched here: results reach it through the batched write-back of labeling.services.results.
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, PermissionDenied
+from labeling import queue_sql
 from labeling.answers import clean_answer
-from labeling.models import TAKEN, Assignment, AssignmentStatus, JobStatus, LabelingJob, Task, TaskStatus, Team
-from labeling.queue_rows import assignment_with_image, locked_assignment
+from labeling.models import TAKEN, Assignment, AssignmentStatus, JobStatus, LabelingJob, Task, TaskStatus
 from labeling.services.results import task_consolidate
 
 RECLAIM_BATCH = 500
@@ -66,68 +67,6 @@ def jobs_expire(*, now: datetime | None = None) -> int:
     )
 
 
-def _claim_open_task(*, job: LabelingJob, worker_id: int, skip_released: bool) -> int | None:
-    """Lock and return the oldest open task with a free slot that the worker has not taken; None when none is.
-
-    With `skip_released`, tasks the worker gave back are passed over too, so that "skip" shows another image
-    while there is one. Plain SQL: on the queue's hot path the ORM spends more time building this statement
-    than the database spends running it.
-    """
-    taken = [*TAKEN, *((AssignmentStatus.RELEASED,) if skip_released else ())]
-    tasks, assignments = Task._meta.db_table, Assignment._meta.db_table
-    lock = " FOR UPDATE OF t SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT t.id FROM {tasks} t
-                WHERE t.job_id = %s AND t.status = %s AND t.slots_taken < %s
-                  AND NOT EXISTS (SELECT 1 FROM {assignments} a WHERE a.task_id = t.id AND a.worker_id = %s
-                                    AND a.status IN ({", ".join(["%s"] * len(taken))}))
-                ORDER BY t.id LIMIT 1{lock}""",  # noqa: S608 - table names from model metadata
-            [job.pk, TaskStatus.OPEN, job.workers_per_image, worker_id, *taken],
-        )
-        row = cursor.fetchone()
-    return None if row is None else row[0]
-
-
-def _queue_state(*, job: LabelingJob, worker_id: int, now: datetime) -> tuple[bool, int | None, bool]:
-    """Whether the worker is in the job's team, the id of their live lease in the job if any, and whether any
-    lease of the job is past its time (one query)."""
-    members, assignments = Team.members.through._meta.db_table, Assignment._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT EXISTS (SELECT 1 FROM {members} WHERE team_id = %s AND user_id = %s),
-                       (SELECT id FROM {assignments} WHERE job_id = %s AND worker_id = %s AND status = %s
-                          AND expires_at > %s),
-                       EXISTS (SELECT 1 FROM {assignments} WHERE status = %s AND expires_at <= %s AND job_id = %s)""",  # noqa: S608 - table names from model metadata
-            [
-                job.team_id,
-                worker_id,
-                job.pk,
-                worker_id,
-                AssignmentStatus.LEASED,
-                now,
-                AssignmentStatus.LEASED,
-                now,
-                job.pk,
-            ],
-        )
-        in_team, held, stale = cursor.fetchone()
-    return bool(in_team), held, bool(stale)
-
-
-def _lease(*, job: LabelingJob, task_id: int, worker_id: int, now: datetime) -> int | None:
-    """Insert the lease; None when a unique index refuses it (the same worker asked twice at once)."""
-    table = Assignment._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (task_id, job_id, worker_id, status, leased_at, expires_at)
-                VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id""",  # noqa: S608 - as above
-            [task_id, job.pk, worker_id, AssignmentStatus.LEASED, now, now + timedelta(seconds=job.task_time_limit_s)],
-        )
-        row = cursor.fetchone()
-    return None if row is None else row[0]
-
-
 @transaction.atomic
 def assignment_claim_next(
     *, job: LabelingJob, worker: AbstractBaseUser, now: datetime | None = None
@@ -143,7 +82,7 @@ def assignment_claim_next(
     ON CONFLICT DO NOTHING rather than a savepoint.
     """
     now = now or timezone.now()
-    in_team, held, stale = _queue_state(job=job, worker_id=worker.pk, now=now)
+    in_team, held, stale = queue_sql.queue_state(job=job, worker_id=worker.pk, now=now)
     if not in_team:
         raise PermissionDenied("Only members of the job's team get its work.", code="not_in_team")
     if job.status == JobStatus.EXPIRED or (job.status == JobStatus.IN_PROGRESS and job.expires_at <= now):
@@ -151,60 +90,30 @@ def assignment_claim_next(
     if job.status != JobStatus.IN_PROGRESS:
         return None
     if held is not None:
-        return assignment_with_image(held)
+        return queue_sql.assignment_with_image(held)
     if stale:
         leases_expire(now=now, job_id=job.pk)
-    task_id = _claim_open_task(job=job, worker_id=worker.pk, skip_released=True)
+    # Images the worker gave back are passed over while there is another one.
+    task_id = queue_sql.lock_open_task(job=job, worker_id=worker.pk, passed_over=(*TAKEN, AssignmentStatus.RELEASED))
     if task_id is None:
-        task_id = _claim_open_task(job=job, worker_id=worker.pk, skip_released=False)
+        task_id = queue_sql.lock_open_task(job=job, worker_id=worker.pk, passed_over=TAKEN)
     if task_id is None:
         return None
-    assignment_id = _lease(job=job, task_id=task_id, worker_id=worker.pk, now=now)
+    assignment_id = queue_sql.insert_lease(job=job, task_id=task_id, worker_id=worker.pk, now=now)
     if assignment_id is None:
-        _, held, _ = _queue_state(job=job, worker_id=worker.pk, now=now)
-        return None if held is None else assignment_with_image(held)
-    _take_slot(task_id)
-    return assignment_with_image(assignment_id)
-
-
-def _take_slot(task_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {Task._meta.db_table} SET slots_taken = slots_taken + 1 WHERE id = %s", [task_id])  # noqa: S608
-
-
-def _count_answer(task_id: int) -> Task:
-    """Add one answer to the task and lock its row until the transaction ends (one statement: the count that
-    decides whether this answer completes the image is the one this transaction wrote)."""
-    table = Task._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET answer_count = answer_count + 1 WHERE id = %s RETURNING answer_count, status",  # noqa: S608 - table name from model metadata
-            [task_id],
-        )
-        answer_count, status = cursor.fetchone()
-    return Task(pk=task_id, answer_count=answer_count, status=status)
+        _, held, _ = queue_sql.queue_state(job=job, worker_id=worker.pk, now=now)
+        return None if held is None else queue_sql.assignment_with_image(held)
+    queue_sql.take_slot(task_id)
+    return queue_sql.assignment_with_image(assignment_id)
 
 
 def _locked_assignment(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
-    assignment = locked_assignment(assignment_id)
+    assignment = queue_sql.locked_assignment(assignment_id)
     if assignment is None:
         raise NotFound(f"Assignment {assignment_id} not found.")
     if assignment.worker_id != worker.pk:
         raise PermissionDenied("This assignment is another worker's.", code="not_your_assignment")
     return assignment
-
-
-def _record_answer(assignment: Assignment) -> None:
-    """Store the submitted answer (status, answer, times) in one plain UPDATE."""
-    columns = ("status", "answer", "submitted_at", "seconds_spent")
-    fields = [Assignment._meta.get_field(name) for name in columns]
-    values = [field.get_db_prep_save(getattr(assignment, field.attname), connection) for field in fields]
-    assignments = Assignment._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {assignments} SET {', '.join(f'{f.column} = %s' for f in fields)} WHERE id = %s",  # noqa: S608
-            [*values, assignment.pk],
-        )
 
 
 @transaction.atomic
@@ -246,8 +155,9 @@ def assignment_submit(
     assignment.answer = cleaned
     assignment.submitted_at = now
     assignment.seconds_spent = round((now - assignment.leased_at).total_seconds(), 3)
-    _record_answer(assignment)
-    task = _count_answer(assignment.task_id)
+    queue_sql.record_answer(assignment)
+    answer_count, task_status = queue_sql.count_answer(assignment.task_id)
+    task = Task(pk=assignment.task_id, answer_count=answer_count, status=task_status)
     if task.answer_count >= job.workers_per_image and task.status == TaskStatus.OPEN:
         task_consolidate(task=task, job=job, now=now)
     return assignment

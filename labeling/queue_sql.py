@@ -1,0 +1,202 @@
+"""The queue's statements, written by hand: every annotator's `next` and `submit` run them.
+
+On this path the ORM spent more CPU building statements than PostgreSQL spent running them, and PostgreSQL
+spent more planning them than running them. So they are plain SQL, written once from the models' metadata, run
+as prepared statements (core.raw_rows.hot_cursor), with their statuses written in as literals so that the
+plan kept for a prepared statement can use the partial indexes made for those statuses. Rows come back as
+model instances, as the ORM makes them. The rules (who gets what, when) stay in labeling.services.queue.
+"""
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from django.db import connection
+
+from core.raw_rows import ModelColumns, hot_cursor, split_row, table
+from datasets.models import Image
+from labeling.models import Assignment, AssignmentStatus, LabelingJob, Task, TaskStatus, Team
+from projects.models import Membership
+
+JOB_FIELDS_FOR_ANSWERS = ("task_type", "labels", "workers_per_image", "dataset_id", "project_id")
+LEASED = AssignmentStatus.LEASED
+
+
+def literal(value: str) -> str:
+    """A status as an SQL literal (statuses are lowercase words, never user input)."""
+    if not re.fullmatch(r"[a-z_]+", value):
+        raise ValueError(f"not a status: {value!r}")
+    return f"'{value}'"
+
+
+def literals(values: Iterable[str]) -> str:
+    return ", ".join(literal(value) for value in values)
+
+
+def _fetch_one(sql: str, params: list[Any]) -> tuple | None:
+    with hot_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _role_join(job_alias: str) -> str:
+    """A LEFT JOIN of the caller's membership in the job's project (the caller's id is its first parameter)."""
+    return f"LEFT JOIN {table(Membership)} m ON m.project_id = {job_alias}.project_id AND m.user_id = %s"
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+
+@cache
+def _job_with_role() -> tuple[str, ModelColumns]:
+    job = ModelColumns(LabelingJob, "j")
+    return f"SELECT {job.sql}, m.role FROM {table(LabelingJob)} j {_role_join('j')} WHERE j.id = %s", job  # noqa: S608
+
+
+def job_with_role(*, job_id: int, user_id: int | None) -> tuple[LabelingJob | None, str | None]:
+    """The job and the caller's role in its project (None when not a member); (None, None) for no such job."""
+    sql, job = _job_with_role()
+    row = _fetch_one(sql, [user_id, job_id])
+    if row is None:
+        return None, None
+    return job.instance(row[: len(job)]), row[len(job)]
+
+
+@cache
+def _assignment_project_and_role() -> str:
+    return (
+        f"SELECT j.project_id, m.role FROM {table(Assignment)} a JOIN {table(LabelingJob)} j ON j.id = a.job_id "  # noqa: S608
+        f"{_role_join('j')} WHERE a.id = %s"
+    )
+
+
+def assignment_project_and_role(*, assignment_id: int, user_id: int | None) -> tuple[int | None, str | None]:
+    """The project of the assignment's job and the caller's role there; (None, None) for no such assignment."""
+    row = _fetch_one(_assignment_project_and_role(), [user_id, assignment_id])
+    return (None, None) if row is None else (row[0], row[1])
+
+
+@cache
+def _queue_state() -> str:
+    members, assignments = table(Team.members.through), table(Assignment)
+    return f"""SELECT EXISTS (SELECT 1 FROM {members} WHERE team_id = %s AND user_id = %s),
+                      (SELECT id FROM {assignments} WHERE job_id = %s AND worker_id = %s AND status = {literal(LEASED)}
+                         AND expires_at > %s),
+                      EXISTS (SELECT 1 FROM {assignments} WHERE status = {literal(LEASED)} AND expires_at <= %s
+                                AND job_id = %s)"""  # noqa: S608
+
+
+def queue_state(*, job: LabelingJob, worker_id: int, now: datetime) -> tuple[bool, int | None, bool]:
+    """Whether the worker is in the job's team, the id of their live lease in the job if any, and whether any
+    lease of the job is past its time."""
+    in_team, held, stale = _fetch_one(_queue_state(), [job.team_id, worker_id, job.pk, worker_id, now, now, job.pk])
+    return bool(in_team), held, bool(stale)
+
+
+@cache
+def _open_task(passed_over: tuple[str, ...]) -> str:
+    lock = " FOR UPDATE OF t SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    return f"""SELECT t.id FROM {table(Task)} t
+               WHERE t.job_id = %s AND t.status = {literal(TaskStatus.OPEN)} AND t.slots_taken < %s
+                 AND NOT EXISTS (SELECT 1 FROM {table(Assignment)} a WHERE a.task_id = t.id AND a.worker_id = %s
+                                   AND a.status IN ({literals(passed_over)}))
+               ORDER BY t.id LIMIT 1{lock}"""  # noqa: S608
+
+
+def lock_open_task(*, job: LabelingJob, worker_id: int, passed_over: tuple[str, ...]) -> int | None:
+    """Lock and return the oldest open task of the job with a free slot and no assignment of the worker in the
+    `passed_over` statuses; tasks locked by others are skipped. None when there is none."""
+    row = _fetch_one(_open_task(passed_over), [job.pk, job.workers_per_image, worker_id])
+    return None if row is None else row[0]
+
+
+@cache
+def _locked_assignment() -> tuple[str, ModelColumns, ModelColumns, ModelColumns, ModelColumns]:
+    assignment = ModelColumns(Assignment, "a")
+    job = ModelColumns(LabelingJob, "j", only=JOB_FIELDS_FOR_ANSWERS)
+    task = ModelColumns(Task, "t", only=("image_id",))
+    image = ModelColumns(Image, "i", only=("width", "height"))
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT {assignment.sql}, {job.sql}, {task.sql}, {image.sql} FROM {table(Assignment)} a "  # noqa: S608
+        f"JOIN {table(LabelingJob)} j ON j.id = a.job_id JOIN {table(Task)} t ON t.id = a.task_id "
+        f"JOIN {table(Image)} i ON i.id = t.image_id WHERE a.id = %s{lock}"
+    )
+    return sql, assignment, job, task, image
+
+
+def locked_assignment(assignment_id: int) -> Assignment | None:
+    """The assignment, its row locked until the transaction ends, with `job` (the fields answers are checked
+    against) and `task.image` (its size)."""
+    sql, *columns = _locked_assignment()
+    row = _fetch_one(sql, [assignment_id])
+    if row is None:
+        return None
+    assignment, job, task, image = split_row(row, *columns)
+    task.image = image
+    assignment.job, assignment.task = job, task
+    return assignment
+
+
+@cache
+def _assignment_with_image() -> tuple[str, ModelColumns, ModelColumns, ModelColumns]:
+    assignment, task, image = ModelColumns(Assignment, "a"), ModelColumns(Task, "t"), ModelColumns(Image, "i")
+    sql = (
+        f"SELECT {assignment.sql}, {task.sql}, {image.sql} FROM {table(Assignment)} a "  # noqa: S608
+        f"JOIN {table(Task)} t ON t.id = a.task_id JOIN {table(Image)} i ON i.id = t.image_id WHERE a.id = %s"
+    )
+    return sql, assignment, task, image
+
+
+def assignment_with_image(assignment_id: int) -> Assignment:
+    """The assignment with its task and the task's image loaded."""
+    sql, *columns = _assignment_with_image()
+    assignment, task, image = split_row(_fetch_one(sql, [assignment_id]), *columns)
+    task.image = image
+    assignment.task = task
+    return assignment
+
+
+# --- writes --------------------------------------------------------------------------------------------
+
+
+@cache
+def _insert_lease() -> str:
+    return f"""INSERT INTO {table(Assignment)} (task_id, job_id, worker_id, status, leased_at, expires_at)
+               VALUES (%s, %s, %s, {literal(LEASED)}, %s, %s) ON CONFLICT DO NOTHING RETURNING id"""  # noqa: S608
+
+
+def insert_lease(*, job: LabelingJob, task_id: int, worker_id: int, now: datetime) -> int | None:
+    """The new lease's id; None when a unique index refuses it (the same worker asked twice at once)."""
+    expires_at = now + timedelta(seconds=job.task_time_limit_s)
+    row = _fetch_one(_insert_lease(), [task_id, job.pk, worker_id, now, expires_at])
+    return None if row is None else row[0]
+
+
+def take_slot(task_id: int) -> None:
+    with hot_cursor() as cursor:
+        cursor.execute(f"UPDATE {table(Task)} SET slots_taken = slots_taken + 1 WHERE id = %s", [task_id])  # noqa: S608
+
+
+def count_answer(task_id: int) -> tuple[int, str]:
+    """Add one answer to the task, locking its row until the transaction ends; (answer count, status) after."""
+    sql = f"UPDATE {table(Task)} SET answer_count = answer_count + 1 WHERE id = %s RETURNING answer_count, status"  # noqa: S608
+    return _fetch_one(sql, [task_id])
+
+
+@cache
+def _record_answer() -> tuple[str, list]:
+    fields = [Assignment._meta.get_field(name) for name in ("status", "answer", "submitted_at", "seconds_spent")]
+    quote = connection.ops.quote_name
+    sql = f"UPDATE {table(Assignment)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} WHERE id = %s"  # noqa: S608
+    return sql, fields
+
+
+def record_answer(assignment: Assignment) -> None:
+    """Store the assignment's status, answer, submission time and seconds spent."""
+    sql, fields = _record_answer()
+    values = [field.get_db_prep_save(getattr(assignment, field.attname), connection) for field in fields]
+    with hot_cursor() as cursor:
+        cursor.execute(sql, [*values, assignment.pk])
