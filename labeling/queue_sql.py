@@ -200,3 +200,65 @@ def record_answer(assignment: Assignment) -> None:
     values = [field.get_db_prep_save(getattr(assignment, field.attname), connection) for field in fields]
     with hot_cursor() as cursor:
         cursor.execute(sql, [*values, assignment.pk])
+
+
+# --- consolidation (the last answer of an image) -------------------------------------------------------
+
+
+@cache
+def _submitted_answers() -> tuple[str, list]:
+    field = Assignment._meta.get_field("answer")
+    sql = (
+        f"SELECT answer FROM {table(Assignment)} WHERE task_id = %s "  # noqa: S608
+        f"AND status = {literal(AssignmentStatus.SUBMITTED)} ORDER BY id"
+    )
+    column = field.get_col(Assignment._meta.db_table)
+    return sql, [(column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))]
+
+
+def submitted_answers(task_id: int) -> list[dict[str, Any]]:
+    """The task's submitted answers, oldest first."""
+    sql, ((column, converters),) = _submitted_answers()
+    with hot_cursor() as cursor:
+        cursor.execute(sql, [task_id])
+        rows = cursor.fetchall()
+    answers = []
+    for (value,) in rows:
+        for convert in converters:
+            value = convert(value, column, connection)
+        answers.append(value)
+    return answers
+
+
+@cache
+def _store_result() -> tuple[str, list]:
+    names = ("status", "result", "confidence", "completed_at", "written_at")
+    fields = [Task._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    sql = f"UPDATE {table(Task)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} WHERE id = %s"  # noqa: S608
+    return sql, fields
+
+
+def store_result(task: Task) -> None:
+    """Store the task's status, result, confidence, completion and write-back times."""
+    sql, fields = _store_result()
+    values = [field.get_db_prep_save(getattr(task, field.attname), connection) for field in fields]
+    with hot_cursor() as cursor:
+        cursor.execute(sql, [*values, task.pk])
+
+
+def count_result(*, job_id: int, complete: bool) -> None:
+    """One more task of the job complete (or in review)."""
+    column = "completed_count" if complete else "review_count"
+    with hot_cursor() as cursor:
+        cursor.execute(f"UPDATE {table(LabelingJob)} SET {column} = {column} + 1 WHERE id = %s", [job_id])  # noqa: S608
+
+
+def mark_write_back_queued(job_id: int) -> bool:
+    """Mark the job's write-back queued; False when it was already."""
+    with hot_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table(LabelingJob)} SET write_back_queued = %s WHERE id = %s AND write_back_queued = %s",  # noqa: S608
+            [True, job_id, False],
+        )
+        return cursor.rowcount == 1

@@ -31,8 +31,8 @@ from core.errors import GroundworkError
 from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from datasets.services.annotations import AnnotationChange, entries_replace_annotations
 from datasets.validation import BoxInput
-from labeling import consolidation
-from labeling.models import Assignment, AssignmentStatus, JobStatus, LabelingJob, Task, TaskStatus, TaskType
+from labeling import consolidation, queue_sql
+from labeling.models import JobStatus, LabelingJob, Task, TaskStatus, TaskType
 
 WRITE_BACK_BATCH = 500
 
@@ -128,23 +128,16 @@ def task_consolidate(*, task: Task, job: LabelingJob, now: datetime) -> Task:
     The caller holds the task's row lock. A complete result is written to its entry by the job's batched
     write-back (`results_write_back`), queued here; a verification result has nothing to write.
     """
-    answers = list(
-        Assignment.objects.filter(task_id=task.pk, status=AssignmentStatus.SUBMITTED)
-        .order_by("id")
-        .values_list("answer", flat=True)
-    )
+    answers = queue_sql.submitted_answers(task.pk)
     result, confidence, needs_review = consolidate_answers(task_type=job.task_type, answers=answers)
     status = TaskStatus.REVIEW if needs_review else TaskStatus.COMPLETE
     written_at = now if status == TaskStatus.COMPLETE and job.task_type == TaskType.VERIFICATION else None
-    Task.objects.filter(pk=task.pk).update(
-        status=status, result=result, confidence=confidence, completed_at=now, written_at=written_at
-    )
     task.status, task.result, task.confidence, task.completed_at = status, result, confidence, now
     task.written_at = written_at
+    queue_sql.store_result(task)
+    queue_sql.count_result(job_id=job.pk, complete=status == TaskStatus.COMPLETE)
     if status == TaskStatus.REVIEW:
-        LabelingJob.objects.filter(pk=job.pk).update(review_count=F("review_count") + 1)
         return task
-    LabelingJob.objects.filter(pk=job.pk).update(completed_count=F("completed_count") + 1)
     if written_at is None:
         write_back_queue(job_id=job.pk)
     else:
@@ -154,7 +147,7 @@ def task_consolidate(*, task: Task, job: LabelingJob, now: datetime) -> Task:
 
 def write_back_queue(*, job_id: int) -> None:
     """Queue the job's write-back once the transaction commits, unless one is queued already."""
-    if LabelingJob.objects.filter(pk=job_id, write_back_queued=False).update(write_back_queued=True):
+    if queue_sql.mark_write_back_queued(job_id):
         from labeling.tasks import write_back_results  # the task module imports the services
 
         delay = settings.LABELING_WRITE_BACK_DELAY_S
