@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
+from django.utils.functional import cached_property
 
 # A connection prepares a hot statement the second time it runs it; PostgreSQL then plans it once per connection.
 PREPARE_THRESHOLD = 2
@@ -51,6 +52,25 @@ class ModelColumns:
                 value = convert(value, column, connection)
             converted.append(value)
         return self.model.from_db(connection.alias, self.names, converted)
+
+
+class RowUpdate:
+    """`UPDATE <table> SET <these columns> WHERE id = %s`, run as a hot statement with an instance's values."""
+
+    def __init__(self, model: type[Model], names: Sequence[str]) -> None:
+        self.fields = [model._meta.get_field(name) for name in names]
+        self.model = model
+
+    @cached_property
+    def sql(self) -> str:
+        quote = connection.ops.quote_name
+        columns = ", ".join(f"{quote(field.column)} = %s" for field in self.fields)
+        return f"UPDATE {table(self.model)} SET {columns} WHERE {quote(self.model._meta.pk.column)} = %s"  # noqa: S608
+
+    def run(self, instance: Model) -> None:
+        values = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in self.fields]
+        with hot_cursor() as cursor:
+            cursor.execute(self.sql, [*values, instance.pk])
 
 
 def split_row(row: Sequence[Any], *parts: ModelColumns) -> list[Model]:

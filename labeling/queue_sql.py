@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from core.raw_rows import ModelColumns, hot_cursor, split_row, table
+from core.raw_rows import ModelColumns, RowUpdate, hot_cursor, split_row, table
 from datasets.models import Image
 from labeling.models import Assignment, AssignmentStatus, LabelingJob, Task, TaskStatus, Team
 from projects.models import Membership
@@ -186,65 +186,41 @@ def count_answer(task_id: int) -> tuple[int, str]:
     return _fetch_one(sql, [task_id])
 
 
-@cache
-def _record_answer() -> tuple[str, list]:
-    fields = [Assignment._meta.get_field(name) for name in ("status", "answer", "submitted_at", "seconds_spent")]
-    quote = connection.ops.quote_name
-    sql = f"UPDATE {table(Assignment)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} WHERE id = %s"  # noqa: S608
-    return sql, fields
+_RECORD_ANSWER = RowUpdate(Assignment, ("status", "answer", "submitted_at", "seconds_spent"))
 
 
 def record_answer(assignment: Assignment) -> None:
     """Store the assignment's status, answer, submission time and seconds spent."""
-    sql, fields = _record_answer()
-    values = [field.get_db_prep_save(getattr(assignment, field.attname), connection) for field in fields]
-    with hot_cursor() as cursor:
-        cursor.execute(sql, [*values, assignment.pk])
+    _RECORD_ANSWER.run(assignment)
 
 
 # --- consolidation (the last answer of an image) -------------------------------------------------------
 
 
 @cache
-def _submitted_answers() -> tuple[str, list]:
-    field = Assignment._meta.get_field("answer")
+def _submitted_answers() -> tuple[str, ModelColumns]:
+    answer = ModelColumns(Assignment, "a", only=("answer",))
     sql = (
-        f"SELECT answer FROM {table(Assignment)} WHERE task_id = %s "  # noqa: S608
-        f"AND status = {literal(AssignmentStatus.SUBMITTED)} ORDER BY id"
+        f"SELECT {answer.sql} FROM {table(Assignment)} a WHERE a.task_id = %s "  # noqa: S608
+        f"AND a.status = {literal(AssignmentStatus.SUBMITTED)} ORDER BY a.id"
     )
-    column = field.get_col(Assignment._meta.db_table)
-    return sql, [(column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))]
+    return sql, answer
 
 
 def submitted_answers(task_id: int) -> list[dict[str, Any]]:
     """The task's submitted answers, oldest first."""
-    sql, ((column, converters),) = _submitted_answers()
+    sql, answer = _submitted_answers()
     with hot_cursor() as cursor:
         cursor.execute(sql, [task_id])
-        rows = cursor.fetchall()
-    answers = []
-    for (value,) in rows:
-        for convert in converters:
-            value = convert(value, column, connection)
-        answers.append(value)
-    return answers
+        return [answer.instance(row).answer for row in cursor.fetchall()]
 
 
-@cache
-def _store_result() -> tuple[str, list]:
-    names = ("status", "result", "confidence", "completed_at", "written_at")
-    fields = [Task._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    sql = f"UPDATE {table(Task)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} WHERE id = %s"  # noqa: S608
-    return sql, fields
+_STORE_RESULT = RowUpdate(Task, ("status", "result", "confidence", "completed_at", "written_at"))
 
 
 def store_result(task: Task) -> None:
     """Store the task's status, result, confidence, completion and write-back times."""
-    sql, fields = _store_result()
-    values = [field.get_db_prep_save(getattr(task, field.attname), connection) for field in fields]
-    with hot_cursor() as cursor:
-        cursor.execute(sql, [*values, task.pk])
+    _STORE_RESULT.run(task)
 
 
 def count_result(*, job_id: int, complete: bool) -> None:
