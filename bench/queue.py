@@ -9,8 +9,8 @@ on its own keep-alive connection (threads spread over a few client processes, so
 one GIL). Then it checks, from what the clients were given, that no annotator got an image twice and no image
 was answered more than `--per-image` times, how long after the last answer the consolidated results are all
 in the dataset (written in batches by a `celery -A config worker` process started here, on `--broker-url`),
-and measures lease-expiry handling: every live lease of a second
-job is moved past its expiry in the database and the periodic reclaim is timed.
+and measures lease-expiry handling: every live lease of a second job is moved past its expiry in the database
+and the periodic reclaim is timed.
 
 Prints progress on stderr and one final JSON line on stdout.
 """
