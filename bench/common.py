@@ -1,11 +1,14 @@
-"""What the benchmarks share: a fresh PostgreSQL database, Django set up on it, a free port, progress logging."""
+"""What the benchmarks share: a fresh PostgreSQL database, Django set up on it, a free port, the S3 server,
+progress logging."""
 
 import os
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 
 def log(message: str) -> None:
@@ -69,3 +72,30 @@ def machine_speed(database_url: str) -> dict:
         conn.execute("SELECT count(*) FROM generate_series(1, 2000000)").fetchone()
         postgres_s = time.perf_counter() - started
     return {"python_loop_5m_s": round(python_s, 2), "postgres_series_2m_s": round(postgres_s, 2)}
+
+
+def start_s3_server(*, latency_ms: float) -> tuple[subprocess.Popen, str]:
+    """Start bench/s3_server.py (moto, `latency_ms` before every answer) in its own process; return it and its
+    endpoint URL once it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("s3_server.py")), "--port", str(port),
+         "--latency-ms", str(latency_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/moto-api/data.json", timeout_s=60)
+    except RuntimeError:
+        server.kill()
+        raise
+    return server, url
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
