@@ -8,10 +8,11 @@ for entries with boxes), and counts as failed.
 
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from datasets.image_checks import ImageInfo
 from datasets.models import BoundingBox, Image, Origin
 from importers.jobs import JobCanceled, add_line_errors, cancel_requested
 from importers.models import ImportJob
@@ -55,26 +56,16 @@ def _write_results(job_id: int, entries: list[tuple], results: dict[str, ProbeRe
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.checkpoint.get("probed_after", 0) >= entries[-1][0]:
         return job  # another delivery wrote this page meanwhile
-    images = {image.pk: image for image in Image.objects.filter(pk__in=[e[0] for e in entries])}
-    problems = []
-    for pk, ref, _, _ in entries:
-        image, result = images[pk], results[ref]
-        if result.info is not None:
-            info = result.info
-            image.format, image.orientation, image.byte_size = info.format, info.orientation, info.byte_size
-            if image.width is None:  # a box line's image_size is trusted as the manifest says
-                image.width, image.height = info.width, info.height
-        else:
-            image.errors = [*image.errors, {"code": result.manifest_code, "message": result.message}]
-            image.has_errors = True
-            problems.append((None, ref, result.manifest_code, result.message))
-    Image.objects.bulk_update(
-        list(images.values()),
-        ["format", "orientation", "byte_size", "width", "height", "errors", "has_errors"],
-        batch_size=PROBE_PAGE,
-    )
-    add_line_errors(job, problems)
-    job.failed += len(problems)
+    _record_usable([(pk, results[ref].info) for pk, ref, _, _ in entries if results[ref].info is not None])
+    refused = {pk: (ref, results[ref]) for pk, ref, _, _ in entries if results[ref].info is None}
+    images = list(Image.objects.filter(pk__in=refused))  # usually none or a few
+    for image in images:
+        result = refused[image.pk][1]
+        image.errors = [*image.errors, {"code": result.manifest_code, "message": result.message}]
+        image.has_errors = True
+    Image.objects.bulk_update(images, ["errors", "has_errors"], batch_size=PROBE_PAGE)
+    add_line_errors(job, [(None, ref, result.manifest_code, result.message) for ref, result in refused.values()])
+    job.failed += len(refused)
     job.checkpoint = {
         **job.checkpoint,
         "probed_after": entries[-1][0],
@@ -83,3 +74,25 @@ def _write_results(job_id: int, entries: list[tuple], results: dict[str, ProbeRe
     job.heartbeat_at = timezone.now()
     job.save(update_fields=["failed", "checkpoint", "line_error_count", "heartbeat_at"])
     return job
+
+
+def _record_usable(probed: list[tuple[int, ImageInfo]]) -> None:
+    """Write the format, orientation and byte size of usable images, and their width and height unless the
+    entry has them (a box line's image_size is trusted as the manifest says), in one UPDATE ... FROM (VALUES
+    ...): the ORM's bulk_update builds a CASE of one WHEN per row and field, most of a page's CPU time."""
+    if not probed:
+        return
+    table = connection.ops.quote_name(Image._meta.db_table)
+    row = "(CAST(%s AS bigint), CAST(%s AS varchar(8)), CAST(%s AS integer), CAST(%s AS bigint), "
+    row += "CAST(%s AS integer), CAST(%s AS integer))"
+    params = [value for pk, i in probed for value in (pk, i.format, i.orientation, i.byte_size, i.width, i.height)]
+    # VALUES names its columns column1, column2, ... on PostgreSQL and SQLite alike. In SET, the table's own
+    # columns are the values before the update, so `width IS NULL` decides for both width and height.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET format = probed.column2, orientation = probed.column3, "  # noqa: S608
+            f"byte_size = probed.column4, width = COALESCE({table}.width, probed.column5), "
+            f"height = CASE WHEN {table}.width IS NULL THEN probed.column6 ELSE {table}.height END "
+            f"FROM (VALUES {', '.join([row] * len(probed))}) AS probed WHERE {table}.id = probed.column1",
+            params,
+        )
