@@ -47,7 +47,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import ensure_database, log, machine_speed, start_s3_server, stop_process
+from bench.common import (
+    ensure_database,
+    log,
+    machine_speed,
+    process_tree,
+    start_s3_server,
+    stop_process,
+    tree_cpu_s,
+)
 
 UPLOAD_THREADS = 32
 
@@ -88,24 +96,6 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    return tree
-
-
 def status_kb(pid: int, field: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -114,18 +104,6 @@ def status_kb(pid: int, field: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def tree_cpu_s(root: int) -> float:
-    """User + system CPU seconds so far of the live processes of the tree under `root`."""
-    total = 0
-    for pid in process_tree(root):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler:
@@ -295,6 +273,8 @@ def png(index: int) -> bytes:
 
 
 def bench_folder(args: argparse.Namespace, client: object, bucket: str, user: object, project: object) -> dict:
+    from django.conf import settings
+
     from importers import services
     from importers.models import FINISHED_STATUSES
     from importers.probe import probe_many
@@ -354,6 +334,7 @@ def bench_folder(args: argparse.Namespace, client: object, bucket: str, user: ob
         "s3_server_cpu_ms_per_probe": round((s3_cpu_ended - s3_cpu_registered) / max(probed, 1) * 1000, 2),
         **args.sampler.figures(),
         "s3_latency_ms": args.s3_latency_ms,
+        "probe_concurrency": settings.IMPORT_PROBE_CONCURRENCY,
         "note": "Celery worker process on Redis, PostgreSQL, moto in its own process with s3_latency_ms before "
         "each answer; registered = from enqueue to the listing done on the job's checkpoint; probing = from there "
         "to the job's end; one at a time = probe_many(concurrency=1) in the bench process on a random sample, "

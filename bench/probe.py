@@ -4,7 +4,7 @@
 
 Starts bench/s3_server.py (moto in its own process, answering every request `--latency-ms` late, as real S3's
 time to first byte would), uploads small generated JPEG and PNG images (one in ten broken: text, too small,
-or cut inside its header), lists them, then probes them all at concurrency 1 and at `--concurrency` (16),
+or cut inside its header), lists them, then probes them all at concurrency 1 and at `--concurrency` (32),
 in this process, without a database. Prints progress on stderr and one final JSON line on stdout.
 
 `cpu_ms_per_object` is this process's CPU time per probed object in the parallel run (the prober and boto3;
@@ -25,7 +25,6 @@ sys.path[0] = str(ROOT)
 import argparse
 import io
 import json
-import os
 import random
 import threading
 import time
@@ -34,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 from PIL import Image
 
-from bench.common import log, start_s3_server, stop_process
+from bench.common import log, start_s3_server, stop_process, tree_cpu_s
 from core.s3_clients import s3_client_config
 from importers.probe import probe_many
 
@@ -45,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=20.0, help="the S3 server's delay before each answer")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=32, help="as IMPORT_PROBE_CONCURRENCY")
     return parser.parse_args()
 
 
@@ -105,11 +104,6 @@ def timed_probe(client, items, concurrency: int) -> tuple[float, float, list]:
     return time.perf_counter() - started, time.process_time() - cpu_started, results
 
 
-def process_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     args = parse_args()
     server, url = start_s3_server(latency_ms=args.latency_ms)
@@ -140,9 +134,9 @@ def main() -> None:
         gets, bytes_read = counters.gets, counters.bytes_read
         log(f"probing at concurrency {args.concurrency}")
         counters.reset()
-        server_cpu_started = process_cpu_s(server.pid)
+        server_cpu_started = tree_cpu_s(server.pid)
         parallel_s, parallel_cpu_s, parallel = timed_probe(client, items, args.concurrency)
-        server_cpu_s = process_cpu_s(server.pid) - server_cpu_started
+        server_cpu_s = tree_cpu_s(server.pid) - server_cpu_started
         client_cpu_s = counters.client_cpu_s
     finally:
         stop_process(server)
