@@ -7,7 +7,10 @@ for entries with boxes), and counts as failed.
 """
 
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 
+from botocore.client import BaseClient
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -20,35 +23,58 @@ from importers.probe import ProbeResult, probe_many
 from projects.s3 import BucketAccess
 
 PROBE_PAGE = 500
-CONCURRENCY = 16
 
 
 def probe_job_entries(job: ImportJob, accesses: dict[str, BucketAccess]) -> None:
-    """Probe every entry of the job not probed yet; `accesses` maps each readable bucket to its access."""
-    while True:
-        if cancel_requested(job.pk):
-            raise JobCanceled()
-        after = job.checkpoint.get("probed_after", 0)
-        entries = list(
-            Image.objects.filter(dataset_id=job.dataset_id, origin=Origin.IMPORT, origin_id=job.pk, pk__gt=after)
-            .annotate(boxed=Exists(BoundingBox.objects.filter(image_id=OuterRef("pk"))))
-            .order_by("pk")
-            .values_list("pk", "source_ref", "byte_size", "boxed")[:PROBE_PAGE]
-        )
-        if not entries:
-            return
-        results: dict[str, ProbeResult] = {}
-        by_bucket: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
-        boxed_refs = {ref for _, ref, _, boxed in entries if boxed}
-        for _, ref, size, _ in entries:
-            bucket, _, key = ref[5:].partition("/")
-            by_bucket[bucket].append((key, size))
-        for bucket, items in by_bucket.items():
-            client = accesses[bucket].client(max_pool_connections=CONCURRENCY)
-            has_boxes = {key for key, _ in items if f"s3://{bucket}/{key}" in boxed_refs}.__contains__
-            for result in probe_many(client, bucket, items, concurrency=CONCURRENCY, has_boxes=has_boxes):
-                results[f"s3://{bucket}/{result.key}"] = result
-        job = _write_results(job.pk, entries, results)
+    """Probe every entry of the job not probed yet; `accesses` maps each readable bucket to its access.
+
+    Pages are probed one after another on a thread of their own, with IMPORT_PROBE_CONCURRENCY requests in
+    flight, while this thread writes the page before and reads the page after: the database work does not
+    leave the requests idle. Pages are written in order, so the checkpoint stays exact."""
+    concurrency = settings.IMPORT_PROBE_CONCURRENCY
+    clients = {bucket: access.client(max_pool_connections=concurrency) for bucket, access in accesses.items()}
+    current: list[tuple] = []  # probed (or being probed), not written yet
+    probing: Future[dict[str, ProbeResult]] | None = None  # current's results
+    following = _next_page(job, after=job.checkpoint.get("probed_after", 0))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe-pages") as prober:
+        while True:
+            if cancel_requested(job.pk):
+                raise JobCanceled()
+            if not current and not following:
+                return
+            results = probing.result() if probing else {}
+            probing = prober.submit(_probe_page, following, clients, concurrency) if following else None
+            if current:
+                job = _write_results(job.pk, current, results)
+            current, following = following, []
+            if current:
+                # Past what another delivery of the task may have written meanwhile.
+                following = _next_page(job, after=max(current[-1][0], job.checkpoint.get("probed_after", 0)))
+
+
+def _next_page(job: ImportJob, *, after: int) -> list[tuple[int, str, int | None, bool]]:
+    """(id, source_ref, byte_size, has boxes) of the job's next PROBE_PAGE entries after id `after`."""
+    return list(
+        Image.objects.filter(dataset_id=job.dataset_id, origin=Origin.IMPORT, origin_id=job.pk, pk__gt=after)
+        .annotate(boxed=Exists(BoundingBox.objects.filter(image_id=OuterRef("pk"))))
+        .order_by("pk")
+        .values_list("pk", "source_ref", "byte_size", "boxed")[:PROBE_PAGE]
+    )
+
+
+def _probe_page(entries: list[tuple], clients: dict[str, BaseClient], concurrency: int) -> dict[str, ProbeResult]:
+    """Probe a page's entries, bucket by bucket; {source_ref: result}. No database access (another thread)."""
+    results: dict[str, ProbeResult] = {}
+    by_bucket: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
+    boxed_refs = {ref for _, ref, _, boxed in entries if boxed}
+    for _, ref, size, _ in entries:
+        bucket, _, key = ref[5:].partition("/")
+        by_bucket[bucket].append((key, size))
+    for bucket, items in by_bucket.items():
+        has_boxes = {key for key, _ in items if f"s3://{bucket}/{key}" in boxed_refs}.__contains__
+        for result in probe_many(clients[bucket], bucket, items, concurrency=concurrency, has_boxes=has_boxes):
+            results[f"s3://{bucket}/{result.key}"] = result
+    return results
 
 
 @transaction.atomic
