@@ -1,5 +1,5 @@
 """What the benchmarks share: a fresh PostgreSQL database, Django set up on it, a free port, a Celery worker,
-progress logging."""
+the S3 server (bench/s3_server.py), the CPU time of a process tree, progress logging."""
 
 import os
 import signal
@@ -114,3 +114,60 @@ def stop_worker(worker: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
+
+
+def start_s3_server(*, latency_ms: float) -> tuple[subprocess.Popen, str]:
+    """Start bench/s3_server.py (moto, `latency_ms` before every answer) in its own process; return it and its
+    endpoint URL once it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("s3_server.py")), "--port", str(port),
+         "--latency-ms", str(latency_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/", timeout_s=60)  # ListBuckets
+    except RuntimeError:
+        server.kill()
+        raise
+    return server, url
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def tree_cpu_s(root: int) -> float:
+    """User + system CPU seconds so far of the live processes of the tree under `root`."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

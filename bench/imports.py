@@ -4,6 +4,11 @@
     .venv/bin/python bench/imports.py --folder-images 20000
     BENCH_PROFILE=1 .venv/bin/python bench/imports.py --manifest-lines 50000 --in-process
 
+The S3 server is bench/s3_server.py: moto, answering every request `--s3-latency-ms` (default 20) late, as
+real S3's time to first byte would; the figure is in the JSON as `s3_latency_ms`. Every request of a part
+sees it (uploads, the bare listing, the import's listing and probes, the manifest's GET), so the ratios
+compare like with like.
+
 Manifest: generates a manifest (mixed classification and box lines, 50 labels), puts it on the S3 server and
 imports it through the real path: the job is created by the service, its task travels through the broker
 (Redis by default) to a `celery -A config worker` process started here (prefork, one pool process), which
@@ -15,7 +20,10 @@ VmHWM, an upper bound). `--in-process` runs the service in this process instead 
 
 Folder: puts N small PNG images under a prefix, times a bare paginated list_objects_v2 of the prefix, then
 an S3 folder import in the worker (entries registered: until the listing is done on the job's checkpoint;
-then probing, until the job ends), and probes a sample one image at a time for comparison.
+then probing, until the job ends), and probes a sample one image at a time (probe_many at concurrency 1, in
+this process, no database writes) for comparison, scaled to all images. The bare listing and the sample are
+timed before and after the import, and the faster run counts (the machine's load varies). The worker's CPU
+seconds are given for each phase, and the S3 server's for the probing phase.
 
 Prints progress on stderr and one final JSON line on stdout.
 """
@@ -33,13 +41,25 @@ import io
 import json
 import os
 import random
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import ensure_database, free_port, log, machine_speed, start_worker, stop_worker, wait_serving
+from bench.common import (
+    ensure_database,
+    log,
+    machine_speed,
+    process_tree,
+    start_s3_server,
+    start_worker,
+    stop_process,
+    stop_worker,
+    tree_cpu_s,
+    wait_serving,
+)
+
+UPLOAD_THREADS = 32
 
 
 def manifest_lines(count: int, bucket: str, labels: int) -> bytes:
@@ -78,24 +98,6 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    return tree
-
-
 def status_kb(pid: int, field: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -118,14 +120,7 @@ class RssSampler:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the tree's live processes so far."""
-        total = 0
-        for pid in process_tree(self.root):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_s(self.root)
 
     def _run(self) -> None:
         pids = process_tree(self.root)
@@ -199,6 +194,7 @@ def bench_manifest(args: argparse.Namespace, client: object, bucket: str, user: 
             "seconds": round(seconds, 2),
             "lines_per_s": round(args.manifest_lines / seconds),
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            "s3_latency_ms": args.s3_latency_ms,
             "note": "service in this process (no worker), PostgreSQL, moto in its own process, no probing",
         }
     with args.sampler:
@@ -226,8 +222,10 @@ def bench_manifest(args: argparse.Namespace, client: object, bucket: str, user: 
         "worker_cpu_s": round(cpu_s, 2),
         "lines_per_worker_cpu_s": round(args.manifest_lines / cpu_s),
         **args.sampler.figures(),
-        "note": "Celery worker process (prefork, 1 pool process) on Redis, PostgreSQL, moto in its own process; "
-        "from enqueue to the last batch committed; probing left out (job canceled once the entries were in)",
+        "s3_latency_ms": args.s3_latency_ms,
+        "note": "Celery worker process (prefork, 1 pool process) on Redis, PostgreSQL, moto in its own process "
+        "with s3_latency_ms before each answer; from enqueue to the last batch committed; probing left out (job "
+        "canceled once the entries were in)",
     }
 
 
@@ -240,38 +238,58 @@ def png(index: int) -> bytes:
 
 
 def bench_folder(args: argparse.Namespace, client: object, bucket: str, user: object, project: object) -> dict:
+    from django.conf import settings
+
     from importers import services
     from importers.models import FINISHED_STATUSES
     from importers.probe import probe_many
+    from projects.s3 import s3_client
 
     keys = [f"folder/class-{index % 10}/img-{index:06}.png" for index in range(args.folder_images)]
     bodies = [png(index) for index in range(20)]
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k[1], Body=bodies[k[0] % 20]), enumerate(keys)))
+    uploader = s3_client(max_pool_connections=UPLOAD_THREADS)  # the puts wait out the latency too
+    with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+        list(pool.map(lambda k: uploader.put_object(Bucket=bucket, Key=k[1], Body=bodies[k[0] % 20]), enumerate(keys)))
     log(f"folder: {len(keys)} images put")
-    started = time.perf_counter()
-    listed = 0
-    for page in client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix="folder/", PaginationConfig={"PageSize": 1000}
-    ):
-        listed += len(page.get("Contents", []))
-    listing_s = time.perf_counter() - started
-    log(f"bare listing: {listed} keys in {listing_s:.2f} s")
+    sample = [(key, None) for key in random.Random(3).sample(keys, min(args.probe_sample, len(keys)))]
+
+    def bare_listing() -> float:
+        started, listed = time.perf_counter(), 0
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix="folder/", PaginationConfig={"PageSize": 1000}
+        ):
+            listed += len(page.get("Contents", []))
+        seconds = time.perf_counter() - started
+        log(f"bare listing: {listed} keys in {seconds:.2f} s")
+        return seconds
+
+    def one_at_a_time() -> tuple[float, list]:
+        started = time.perf_counter()
+        results = list(probe_many(client, bucket, sample, concurrency=1))
+        return (time.perf_counter() - started) / len(sample) * 1000, results
+
+    # The references are timed before and after the import, and the faster run counts: a burst of load from
+    # elsewhere on the machine during one of them would otherwise flatter the import.
+    listings_s, one_at_a_time_ms = [bare_listing()], [one_at_a_time()[0]]
     source = {"kind": "s3_folder", "s3_uri": f"s3://{bucket}/folder/", "auto_label": True}
     with args.sampler:
+        cpu_started = args.sampler.cpu_s()
         started = time.perf_counter()
         _, job = services.dataset_create_from_source(
             project_id=project.pk, name="folder", type="train", source=source, user=user
         )
         registered = wait_job(job.pk, lambda j: j.checkpoint.get("listing_done") or j.status in FINISHED_STATUSES)
         registered_s = time.perf_counter() - started
+        cpu_registered, s3_cpu_registered = args.sampler.cpu_s(), tree_cpu_s(args.s3_server.pid)
         final = wait_job(job.pk, lambda j: j.status in FINISHED_STATUSES)
         total_s = time.perf_counter() - started
+        cpu_ended, s3_cpu_ended = args.sampler.cpu_s(), tree_cpu_s(args.s3_server.pid)
     probing_s = total_s - registered_s
-    sample = [(key, None) for key in random.Random(3).sample(keys, min(args.probe_sample, len(keys)))]
-    started = time.perf_counter()
-    results = list(probe_many(client, bucket, sample, concurrency=1))
-    one_at_a_time_s = (time.perf_counter() - started) / len(sample) * len(keys)
+    probed = final.checkpoint.get("probed", 0)
+    listings_s.append(bare_listing())
+    ms, results = one_at_a_time()
+    one_at_a_time_ms.append(ms)
+    listing_s, one_at_a_time_s = min(listings_s), min(one_at_a_time_ms) * len(keys) / 1000
     return {
         "folder_images": len(keys),
         "registered_status": registered.status,
@@ -279,17 +297,27 @@ def bench_folder(args: argparse.Namespace, client: object, bucket: str, user: ob
         "imported": final.imported,
         "failed": final.failed,
         "bare_listing_s": round(listing_s, 2),
+        "bare_listing_runs_s": [round(seconds, 2) for seconds in listings_s],
         "entries_registered_s": round(registered_s, 2),
         "registered_vs_listing": round(registered_s / listing_s, 2),
+        "probed": probed,
         "probing_s": round(probing_s, 2),
         "probe_one_at_a_time_s_extrapolated": round(one_at_a_time_s, 2),
+        "probe_one_at_a_time_ms_runs": [round(ms, 2) for ms in one_at_a_time_ms],
         "probe_sample": len(sample),
         "probe_sample_usable": sum(1 for r in results if r.info is not None),
         "probing_speedup": round(one_at_a_time_s / probing_s, 1),
+        "worker_cpu_s_registering": round(cpu_registered - cpu_started, 2),
+        "worker_cpu_s_probing": round(cpu_ended - cpu_registered, 2),
+        "worker_cpu_ms_per_probe": round((cpu_ended - cpu_registered) / max(probed, 1) * 1000, 2),
+        "s3_server_cpu_ms_per_probe": round((s3_cpu_ended - s3_cpu_registered) / max(probed, 1) * 1000, 2),
         **args.sampler.figures(),
-        "note": "Celery worker process on Redis, PostgreSQL, moto in its own process; registered = from enqueue "
-        "to the listing done on the job's checkpoint; probing = from there to the job's end; one at a time = "
-        "probe_many(concurrency=1) in the bench process on a random sample, scaled to all images",
+        "s3_latency_ms": args.s3_latency_ms,
+        "probe_concurrency": settings.IMPORT_PROBE_CONCURRENCY,
+        "note": "Celery worker process on Redis, PostgreSQL, moto in its own process with s3_latency_ms before "
+        "each answer; registered = from enqueue to the listing done on the job's checkpoint; probing = from there "
+        "to the job's end; one at a time = probe_many(concurrency=1) in the bench process on a random sample, "
+        "scaled to all images; bare listing and one at a time: the faster of a run before and one after the import",
     }
 
 
@@ -300,6 +328,7 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=50)
     parser.add_argument("--probe-sample", type=int, default=300, help="images probed one at a time")
     parser.add_argument("--in-process", action="store_true", help="run the manifest import in this process")
+    parser.add_argument("--s3-latency-ms", type=float, default=20.0, help="the S3 server's delay before each answer")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/groundwork_bench_import"),
@@ -310,11 +339,7 @@ def main() -> None:
         args.manifest_lines = 250_000
 
     ensure_database(args.database_url)
-    port = free_port()
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    args.s3_server, s3_url = start_s3_server(latency_ms=args.s3_latency_ms)
     bucket = "bench-default"
     if not args.in_process:
         os.environ["CELERY_BROKER_URL"] = args.broker_url
@@ -324,7 +349,7 @@ def main() -> None:
         DATABASE_URL=args.database_url,
         DJANGO_SETTINGS_MODULE="config.settings",
         SECRET_KEY="bench-only",
-        AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_S3_ENDPOINT_URL=s3_url,
         AWS_STORAGE_BUCKET_NAME=bucket,
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
@@ -349,12 +374,7 @@ def main() -> None:
         from projects.services import project_create
 
         client = s3_client()
-        for _ in range(100):
-            try:
-                client.create_bucket(Bucket=bucket)
-                break
-            except Exception:  # the server is still starting
-                time.sleep(0.1)
+        client.create_bucket(Bucket=bucket)
         user = get_user_model().objects.create_user("bench")
         project = project_create(user=user, name="Bench")
         if not args.in_process:
@@ -376,8 +396,7 @@ def main() -> None:
     finally:
         if worker is not None:
             stop_worker(worker)
-        moto.terminate()
-        moto.wait(timeout=30)
+        stop_process(args.s3_server)
     print(json.dumps(result))
 
 

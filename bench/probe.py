@@ -1,16 +1,17 @@
 """Benchmark of probing images in S3 (importers.probe) against moto's S3 server over loopback HTTP.
 
-    .venv/bin/python bench/probe.py --objects 2000 --latency-ms 10
+    .venv/bin/python bench/probe.py --objects 2000 --latency-ms 20
 
-Starts moto's server in this process, uploads small generated JPEG and PNG images (one in ten broken: text,
-too small, or cut inside its header), lists them, then probes them all at concurrency 1 and at concurrency
-16. `--latency-ms` adds a sleep before every request, as a real network round trip would. Prints progress on
-stderr and one final JSON line on stdout.
+Starts bench/s3_server.py (moto in its own process, answering every request `--latency-ms` late, as real S3's
+time to first byte would), uploads small generated JPEG and PNG images (one in ten broken: text, too small,
+or cut inside its header), lists them, then probes them all at concurrency 1 and at `--concurrency` (32),
+in this process, without a database. Prints progress on stderr and one final JSON line on stdout.
 
-Moto runs in this process, so its request handling (a few ms per GET) shares the GIL with the probing
-threads. `cpu_ms_per_object` is the process's CPU time per probed object in the parallel run, client and
-server together: one GIL runs it all, so it is the floor of `parallel_s / objects`, and the speed-up cannot
-exceed (latency + that) / that. `client_cpu_ms_per_object` is the probing threads' share (boto3 included).
+`cpu_ms_per_object` is this process's CPU time per probed object in the parallel run (the prober and boto3;
+one GIL runs it, so it is the floor of `parallel_s / objects` on any number of cores), and
+`client_cpu_ms_per_object` the part spent inside get_object (boto3's own cost). `server_cpu_ms_per_object` is
+moto's, which real S3 would not spend on this machine: on a machine with few cores it competes with the
+prober for them.
 """
 
 import sys
@@ -24,39 +25,27 @@ sys.path[0] = str(ROOT)
 import argparse
 import io
 import json
-import logging
 import random
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
-from moto.server import ThreadedMotoServer
 from PIL import Image
 
+from bench.common import log, start_s3_server, stop_process, tree_cpu_s
 from core.s3_clients import s3_client_config
 from importers.probe import probe_many
 
 BUCKET = "groundwork-bench"
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=2000)
-    parser.add_argument("--latency-ms", type=float, default=10.0, help="sleep before every request")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="the S3 server's delay before each answer")
+    parser.add_argument("--concurrency", type=int, default=32, help="as IMPORT_PROBE_CONCURRENCY")
     return parser.parse_args()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def image_bytes(index: int, rng: random.Random) -> bytes:
@@ -117,14 +106,11 @@ def timed_probe(client, items, concurrency: int) -> tuple[float, float, list]:
 
 def main() -> None:
     args = parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server, url = start_s3_server(latency_ms=args.latency_ms)
     try:
         client = boto3.client(
             "s3",
-            endpoint_url=f"http://127.0.0.1:{port}",
+            endpoint_url=url,
             region_name="us-east-1",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
@@ -139,8 +125,6 @@ def main() -> None:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
         items = [(obj["Key"], obj["Size"]) for page in pages for obj in page.get("Contents", [])]
 
-        latency = args.latency_ms / 1000
-        client.meta.events.register("before-send.s3", lambda **kwargs: time.sleep(latency))
         counters = Counters(client)
         timed_probe(client, items[: 4 * args.concurrency], args.concurrency)  # warm up
         counters.reset()
@@ -150,10 +134,12 @@ def main() -> None:
         gets, bytes_read = counters.gets, counters.bytes_read
         log(f"probing at concurrency {args.concurrency}")
         counters.reset()
+        server_cpu_started = tree_cpu_s(server.pid)
         parallel_s, parallel_cpu_s, parallel = timed_probe(client, items, args.concurrency)
+        server_cpu_s = tree_cpu_s(server.pid) - server_cpu_started
         client_cpu_s = counters.client_cpu_s
     finally:
-        server.stop()
+        stop_process(server)
 
     usable = sum(1 for result in parallel if result.info)
     log(f"{usable} usable, {len(parallel) - usable} refused; codes: {sorted({r.code for r in parallel if r.code})}")
@@ -172,6 +158,7 @@ def main() -> None:
                 "concurrency": args.concurrency,
                 "cpu_ms_per_object": round(parallel_cpu_s / n * 1000, 2),
                 "client_cpu_ms_per_object": round(client_cpu_s / n * 1000, 2),
+                "server_cpu_ms_per_object": round(server_cpu_s / n * 1000, 2),
             }
         )
     )

@@ -252,6 +252,11 @@ IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 600)
 # 20 s, 40 s, ... (doubling, at most 600 s), then fails with `s3_unavailable`.
 IMPORT_S3_RETRIES = env_int("IMPORT_S3_RETRIES", 5)
 IMPORT_S3_RETRY_BACKOFF_S = env_int("IMPORT_S3_RETRY_BACKOFF_S", 10)
+# Ranged GETs in flight at once while an import probes its images (threads of the worker process): each waits
+# out S3's time to first byte, so throughput is about this many per round trip until the worker's CPU is busy.
+IMPORT_PROBE_CONCURRENCY = env_int("IMPORT_PROBE_CONCURRENCY", 32)
+if not 1 <= IMPORT_PROBE_CONCURRENCY <= 256:
+    raise ImproperlyConfigured("IMPORT_PROBE_CONCURRENCY must be between 1 and 256.")
 # A labeling job's consolidated results are written to the dataset this long after the first of them, in one
 # batch (see labeling.services.results): a longer wait makes bigger batches, a shorter one fresher entries.
 LABELING_WRITE_BACK_DELAY_S = env_int("LABELING_WRITE_BACK_DELAY_S", 2)

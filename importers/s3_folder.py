@@ -6,6 +6,8 @@ counters stay exact. Keys that a dataset has already (from another import or upl
 overwritten. A page goes in with one INSERT ... ON CONFLICT DO NOTHING (entries_add_new), sizes included.
 """
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from django.db import transaction
@@ -52,19 +54,35 @@ def s3_failure(error: ClientError, *, bucket: str) -> GroundworkError:
 
 
 def list_and_register(job: ImportJob, access: BucketAccess, client: BaseClient) -> None:
-    """List the job's prefix from its checkpoint on and register every image key as an entry."""
-    params = job.params
-    while not job.checkpoint.get("listing_done"):
-        if cancel_requested(job.pk):
-            raise JobCanceled()
-        request = {"Bucket": access.bucket, "Prefix": params["prefix"], "MaxKeys": LIST_PAGE_SIZE}
-        if job.checkpoint.get("continuation_token"):
-            request["ContinuationToken"] = job.checkpoint["continuation_token"]
-        try:
-            page = client.list_objects_v2(**request)
-        except ClientError as error:
-            raise s3_failure(error, bucket=access.bucket) from error
-        job = _register_page(job.pk, access, page, token=job.checkpoint.get("continuation_token"))
+    """List the job's prefix from its checkpoint on and register every image key as an entry.
+
+    While a page is written, the next one is listed on a thread of its own (the write waits on the database,
+    the listing on S3). A page listed ahead is used only if it continues the checkpoint that the write left."""
+    prefix = job.params["prefix"]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-pages") as lister:
+        ahead: tuple[str | None, Future[dict]] | None = None  # (the token it was asked with, the page)
+        while not job.checkpoint.get("listing_done"):
+            if cancel_requested(job.pk):
+                raise JobCanceled()
+            token = job.checkpoint.get("continuation_token")
+            if ahead is None or ahead[0] != token:  # none yet, or another delivery moved the checkpoint
+                ahead = (token, lister.submit(_list_page, client, access.bucket, prefix, token))
+            page = ahead[1].result()
+            ahead = None
+            if page.get("IsTruncated"):
+                following = page.get("NextContinuationToken")
+                ahead = (following, lister.submit(_list_page, client, access.bucket, prefix, following))
+            job = _register_page(job.pk, access, page, token=token)
+
+
+def _list_page(client: BaseClient, bucket: str, prefix: str, token: str | None) -> dict:
+    request = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": LIST_PAGE_SIZE}
+    if token:
+        request["ContinuationToken"] = token
+    try:
+        return client.list_objects_v2(**request)
+    except ClientError as error:
+        raise s3_failure(error, bucket=bucket) from error
 
 
 @transaction.atomic

@@ -204,3 +204,26 @@ def test_source_refs_the_dataset_has_are_skipped(project_with_roles, s3):
     assert (job.imported, job.skipped) == (1, 1)
     entry = Image.objects.get(dataset=dataset, source_ref=ref)
     assert list(ImageLabel.objects.filter(image=entry).values_list("label__name", flat=True)) == ["mine"]
+
+
+def test_probing_keeps_a_box_lines_image_size_and_records_format_and_bytes(project_with_roles, s3):
+    image = png_bytes(96, 64)
+    s3.put("sized/boxed.jpg", image)
+    s3.put("sized/plain.jpg", image)
+    s3.put(
+        "gt/sized.manifest",
+        manifest(boxes(f"s3://{s3.bucket}/sized/boxed.jpg"), classification(f"s3://{s3.bucket}/sized/plain.jpg")),
+    )
+    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/gt/sized.manifest"}
+    dataset, job = services.dataset_create_from_source(
+        project_id=project_with_roles.project.pk, name="sized", type="train", source=source, user=None
+    )
+
+    services.import_run(job_id=job.pk)
+
+    entries = {e.source_ref.rsplit("/", 1)[1]: e for e in Image.objects.filter(dataset=dataset)}
+    boxed, plain = entries["boxed.jpg"], entries["plain.jpg"]
+    # The manifest's image_size is trusted for a box line; the probe gives the rest, and a plain line's size.
+    assert (boxed.width, boxed.height, boxed.format, boxed.byte_size) == (800, 600, "PNG", len(image))
+    assert (plain.width, plain.height, plain.format, plain.byte_size) == (96, 64, "PNG", len(image))
+    assert (boxed.orientation, plain.orientation, plain.has_errors) == (1, 1, False)

@@ -280,6 +280,107 @@ def test_broken_and_tiny_images_become_entries_with_errors(project_with_roles, s
     assert codes == ["ERROR_INVALID_IMAGE", "ERROR_INVALID_IMAGE"]
 
 
+def test_the_listing_resumes_after_the_last_page_written(project_with_roles, s3, monkeypatch):
+    from importers import s3_folder
+
+    for index in range(30):
+        s3.put(f"resume/{index:03}.png", png_bytes())
+    monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
+    real, pages = s3_folder._register_page, []
+
+    def crash_on_the_second_page(*args, **kwargs):
+        pages.append(args[2])
+        if len(pages) == 2:
+            raise RuntimeError("worker lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(s3_folder, "_register_page", crash_on_the_second_page)
+    with pytest.raises(RuntimeError):
+        import_folder(project_with_roles.project, f"s3://{s3.bucket}/resume/", auto_label=False)
+    job = ImportJob.objects.get()
+    assert (job.seen, job.imported) == (10, 10)
+
+    monkeypatch.setattr(s3_folder, "_register_page", real)
+    services.import_run(job_id=job.pk)  # the task, delivered again
+
+    job.refresh_from_db()
+    assert (job.status, job.seen, job.imported, job.skipped) == ("succeeded", 30, 30, 0)
+    assert Image.objects.filter(dataset_id=job.dataset_id).count() == 30
+
+
+def test_a_page_another_delivery_wrote_meanwhile_counts_once(project_with_roles, s3, monkeypatch):
+    from importers import s3_folder
+
+    for index in range(30):
+        s3.put(f"twice/{index:03}.png", png_bytes())
+    monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
+    real = s3_folder._register_page
+
+    def another_delivery_writes_the_second_page(job_id, access, page, *, token):
+        job = real(job_id, access, page, token=token)
+        if token is None:  # while this delivery lists the second page ahead, the other one writes it
+            following = job.checkpoint["continuation_token"]
+            second = s3_folder._list_page(access.client(), access.bucket, "twice/", following)
+            job = real(job_id, access, second, token=following)
+        return job
+
+    monkeypatch.setattr(s3_folder, "_register_page", another_delivery_writes_the_second_page)
+    dataset, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/twice/", auto_label=False)
+
+    assert (job.status, job.seen, job.imported, job.skipped) == ("succeeded", 30, 30, 0)
+    assert Image.objects.filter(dataset=dataset).count() == 30
+
+
+def test_probing_resumes_after_the_last_page_written(project_with_roles, s3, monkeypatch):
+    from importers import probing
+
+    for index in range(7):
+        s3.put(f"pages/{index}.png", b"not an image" if index in (1, 4) else png_bytes())
+    monkeypatch.setattr(probing, "PROBE_PAGE", 2)
+    real, writes = probing._write_results, []
+
+    def crash_on_the_second_page(*args, **kwargs):
+        writes.append(args[1])
+        if len(writes) == 2:
+            raise RuntimeError("worker lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(probing, "_write_results", crash_on_the_second_page)
+    with pytest.raises(RuntimeError):
+        import_folder(project_with_roles.project, f"s3://{s3.bucket}/pages/", auto_label=False)
+    job = ImportJob.objects.get()
+    assert job.checkpoint["probed"] == 2
+
+    monkeypatch.setattr(probing, "_write_results", real)
+    services.import_run(job_id=job.pk)  # the task, delivered again
+
+    job.refresh_from_db()
+    assert (job.status, job.imported, job.failed, job.checkpoint["probed"]) == ("succeeded", 7, 2, 7)
+    entries = {e.source_ref.rsplit("/", 1)[1]: e for e in Image.objects.filter(dataset_id=job.dataset_id)}
+    assert [len(entries[f"{i}.png"].errors) for i in range(7)] == [0, 1, 0, 0, 1, 0, 0]
+    assert {entries[f"{i}.png"].format for i in (0, 2, 3, 5, 6)} == {"PNG"}
+    assert ImportLineError.objects.filter(job=job).count() == 2
+
+
+def test_cancel_stops_probing_after_the_page_being_written(project_with_roles, s3, monkeypatch):
+    from importers import probing
+
+    for index in range(8):
+        s3.put(f"cancel/{index}.png", png_bytes())
+    monkeypatch.setattr(probing, "PROBE_PAGE", 2)
+    real = probing._write_results
+
+    def cancel_after_the_first_page(*args, **kwargs):
+        job = real(*args, **kwargs)
+        ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+        return job
+
+    monkeypatch.setattr(probing, "_write_results", cancel_after_the_first_page)
+    _, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/cancel/", auto_label=False)
+
+    assert (job.status, job.imported, job.checkpoint["probed"]) == ("canceled", 8, 2)
+
+
 def test_stalled_jobs_are_enqueued_again(project_with_roles, s3, monkeypatch):
     from datetime import timedelta
 
