@@ -24,9 +24,9 @@ from core.prefetch import prefetch
 from datasets.manifest import MAX_LINE_CHARS, EntryDraft, LineRejected, parse_line, parse_s3_uri
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
-from datasets.services.entries_bulk import entries_add_new
+from datasets.services.entries_bulk import StagedEntries, entries_add_staged, entries_stage
 from datasets.services.stats import dataset_lock
-from importers.jobs import JobCanceled, add_line_errors, cancel_requested, commit_without_flush_wait
+from importers.jobs import JobCanceled, add_line_errors, commit_without_flush_wait
 from importers.lines import iter_lines
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
@@ -105,7 +105,7 @@ def _check_size(size: int) -> None:
 def run_manifest_import(job: ImportJob) -> None:
     """Run (or resume) a manifest import. Raises ManifestFailure and other domain errors, JobCanceled.
 
-    A thread reads and parses the next batches while this one writes the current batch (the parse is pure).
+    A thread reads, parses and stages the next batches (all pure) while this one writes the current batch.
     """
     access = None
     if "bucket" in job.params:
@@ -120,7 +120,9 @@ def run_manifest_import(job: ImportJob) -> None:
         chunks = _s3_chunks(job, access, offset, _s3_manifest_size(job, access))
     else:
         chunks = _stored_chunks(job, offset)
-    for batch in prefetch(_parsed_batches(chunks, first_line=line + 1), depth=PREFETCH_BATCHES):
+    connection_bucket = job.params.get("bucket") if job.params.get("connection") else None
+    allowed = {settings.AWS_STORAGE_BUCKET_NAME, connection_bucket}
+    for batch in prefetch(_parsed_batches(chunks, first_line=line + 1, allowed=allowed), depth=PREFETCH_BATCHES):
         job = _write_batch(job.pk, batch)
     _check_totals(job)
     probe_job_entries(job, _readable_buckets(job, access))
@@ -130,13 +132,20 @@ def run_manifest_import(job: ImportJob) -> None:
 
 @dataclass
 class ParsedBatch:
+    """A batch of lines made ready for the database: rejected lines and entry errors as line errors, the
+    other lines' drafts staged. Only what the database knows (refs it has already) is left to the write."""
+
     first_line: int
     last_line: int
     offset: int  # of the byte after the last line
-    lines: list[tuple[int, EntryDraft | LineRejected]]  # blank lines left out
+    seen: int  # lines that are not blank
+    rejected: int
+    errors: list[tuple[int | None, str, str, str]]  # (line, source_ref, code, message), in line order
+    line_of: dict[str, int]  # the line of each staged source_ref
+    staged: StagedEntries
 
 
-def _parsed_batches(chunks: Iterator[bytes], *, first_line: int) -> Iterator[ParsedBatch]:
+def _parsed_batches(chunks: Iterator[bytes], *, first_line: int, allowed: set[str | None]) -> Iterator[ParsedBatch]:
     batch: list[tuple[int, bytes | None]] = []
     end = 0
     for number, raw, end in iter_lines(chunks, max_line_bytes=4 * MAX_LINE_CHARS, first_line=first_line):
@@ -147,25 +156,52 @@ def _parsed_batches(chunks: Iterator[bytes], *, first_line: int) -> Iterator[Par
             )
         batch.append((number, raw))
         if len(batch) == BATCH_LINES:
-            yield _parse_batch(batch, end)
+            yield _parse_batch(batch, end, allowed)
             batch = []
     if batch:
-        yield _parse_batch(batch, end)
+        yield _parse_batch(batch, end, allowed)
 
 
-def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int) -> ParsedBatch:
-    lines: list[tuple[int, EntryDraft | LineRejected]] = []
+def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, allowed: set[str | None]) -> ParsedBatch:
+    errors: list[tuple[int | None, str, str, str]] = []
+    drafts: dict[str, EntryDraft] = {}
+    line_of: dict[str, int] = {}
+    seen = rejected = 0
     for number, raw in batch:
-        if raw is None:
-            lines.append(
-                (number, LineRejected(INVALID_JSON, "the line is over 100,000 characters", line_number=number))
-            )
-        elif raw.strip():  # blank lines are not objects
-            try:
-                lines.append((number, parse_line(raw, line_number=number)))
-            except LineRejected as refused:
-                lines.append((number, refused))
-    return ParsedBatch(first_line=batch[0][0], last_line=batch[-1][0], offset=offset, lines=lines)
+        if raw is not None and not raw.strip():  # blank lines are not objects
+            continue
+        seen += 1
+        try:
+            if raw is None:
+                raise LineRejected(INVALID_JSON, "the line is over 100,000 characters", line_number=number)
+            draft = parse_line(raw, line_number=number)
+            bucket = draft.source_ref[5:].partition("/")[0]
+            if bucket not in allowed:
+                raise LineRejected(
+                    "ERROR_BUCKET_NOT_ALLOWED", f"the bucket {bucket!r} is not readable here", line_number=number
+                )
+            if draft.source_ref in drafts:
+                raise LineRejected(
+                    "ERROR_DUPLICATE_SOURCE_REF",
+                    f"{draft.source_ref} repeats line {line_of[draft.source_ref]}; the first is kept",
+                    line_number=number,
+                )
+        except LineRejected as refused:
+            rejected += 1
+            errors.append((number, "", refused.code, refused.message))
+            continue
+        drafts[draft.source_ref], line_of[draft.source_ref] = draft, number
+        errors += [(number, draft.source_ref, e.code, f"line {number}: {e.message}") for e in draft.errors]
+    return ParsedBatch(
+        first_line=batch[0][0],
+        last_line=batch[-1][0],
+        offset=offset,
+        seen=seen,
+        rejected=rejected,
+        errors=errors,
+        line_of=line_of,
+        staged=entries_stage(list(drafts.values())),
+    )
 
 
 def _check_totals(job: ImportJob) -> None:
@@ -191,75 +227,41 @@ def _readable_buckets(job: ImportJob, access: BucketAccess | None) -> dict[str, 
     return accesses
 
 
-def _allowed(job: ImportJob, bucket: str) -> bool:
-    connection_bucket = job.params.get("bucket") if job.params.get("connection") else None
-    return bucket in {settings.AWS_STORAGE_BUCKET_NAME, connection_bucket}
-
-
 @transaction.atomic
 def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
-    if cancel_requested(job_id):
+    job = ImportJob.objects.select_for_update(of=("self",)).select_related("created_by").get(pk=job_id)
+    if job.cancel_requested:
         raise JobCanceled()
-    job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.checkpoint.get("line", 0) != batch.first_line - 1:
         return job  # another delivery of the task wrote this batch meanwhile: never count it twice
     commit_without_flush_wait()
     dataset = dataset_lock(dataset_id=job.dataset_id)
-    errors: list[tuple[int | None, str, str, str]] = []
-    drafts: dict[str, EntryDraft] = {}
-    lines_of: dict[str, int] = {}
-    rejected = 0
-    for number, draft in batch.lines:
-        try:
-            if isinstance(draft, LineRejected):
-                raise draft
-            bucket = draft.source_ref[5:].partition("/")[0]
-            if not _allowed(job, bucket):
-                raise LineRejected(
-                    "ERROR_BUCKET_NOT_ALLOWED", f"the bucket {bucket!r} is not readable here", line_number=number
-                )
-            if draft.source_ref in drafts:
-                raise LineRejected(
-                    "ERROR_DUPLICATE_SOURCE_REF",
-                    f"{draft.source_ref} repeats line {lines_of[draft.source_ref]}; the first is kept",
-                    line_number=number,
-                )
-        except LineRejected as refused:
-            rejected += 1
-            errors.append((number, "", refused.code, refused.message))
-            continue
-        drafts[draft.source_ref], lines_of[draft.source_ref] = draft, number
-        errors += [(number, draft.source_ref, e.code, f"line {number}: {e.message}") for e in draft.errors]
-    created_ids, existing = entries_add_new(
-        dataset_id=dataset.pk, drafts=list(drafts.values()), origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
+    created_ids, existing = entries_add_staged(
+        dataset_id=dataset.pk, staged=batch.staged, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
     )
-    skipped = 0
+    errors, rejected, skipped = list(batch.errors), batch.rejected, 0
     if existing:
         origins = dict(
             Image.objects.filter(dataset_id=dataset.pk, source_ref__in=existing).values_list("source_ref", "origin_id")
         )
         for ref in existing:
-            del drafts[ref]
             if origins[ref] == job.pk:  # written by an earlier batch of this manifest: a repeated source-ref
+                line = batch.line_of[ref]
                 rejected += 1
-                errors.append(
-                    (
-                        lines_of[ref],
-                        ref,
-                        "ERROR_DUPLICATE_SOURCE_REF",
-                        f"line {lines_of[ref]}: {ref} repeats an earlier line; the first is kept",
-                    )
-                )
+                message = f"line {line}: {ref} repeats an earlier line; the first is kept"
+                errors.append((line, ref, "ERROR_DUPLICATE_SOURCE_REF", message))
             else:
                 skipped += 1
     # Checked once the rows are in (the transaction is undone when it raises): the insert says which are new.
-    ensure_quota(dataset=dataset, new_entries=len(created_ids), adding_boxes=any(d.boxes for d in drafts.values()))
+    ensure_quota(
+        dataset=dataset, new_entries=len(created_ids), adding_boxes=bool(batch.staged.with_boxes.difference(existing))
+    )
     if job.params.get("connection"):
         Image.objects.filter(pk__in=created_ids, source_ref__startswith=f"s3://{job.params['bucket']}/").update(
             connection_id=job.params["connection"]
         )
     add_line_errors(job, sorted(errors, key=lambda error: error[0] or 0))
-    job.seen += len(batch.lines)
+    job.seen += batch.seen
     job.imported += len(created_ids)
     job.skipped += skipped
     job.failed += rejected
