@@ -338,7 +338,7 @@ WITH new AS (
         AS delta
     WHERE label.id = delta.label_id
 )
-SELECT source_ref, id FROM new
+SELECT n, id FROM fresh ORDER BY n
 """
 
 
@@ -382,8 +382,9 @@ def entries_add_staged(
                 "user": getattr(user, "pk", None), "connection": connection_id,
             },
         )  # fmt: skip
-        ids = dict(cursor.fetchall())
-    return [ids[ref] for ref in staged.refs if ref in ids], [ref for ref in staged.refs if ref not in ids]
+        created = cursor.fetchall()  # (row number, id): far less to read than the refs
+    new = {n for n, _ in created}
+    return [pk for _, pk in created], [ref for n, ref in enumerate(staged.refs) if n not in new]
 
 
 def _label_counts_add(delta: Contributions) -> None:

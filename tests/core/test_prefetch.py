@@ -1,10 +1,11 @@
 """Producing items ahead in a thread: order, errors, early stops, bounded read-ahead."""
 
+import sys
 import threading
 
 import pytest
 
-from core.prefetch import prefetch
+from core.prefetch import SWITCH_INTERVAL_S, prefetch
 
 
 def test_items_arrive_in_order_from_another_thread():
@@ -48,3 +49,16 @@ def test_an_early_stop_closes_the_producer_in_its_thread_and_reads_ahead_at_most
     assert closed_in == ["prefetch"]
     # One taken, at most two waiting in the queue and one in the producer's hands.
     assert len(produced) <= 4
+
+
+def test_the_switch_interval_is_short_while_a_producer_runs_and_restored_after():
+    usual = sys.getswitchinterval()
+    during = []
+
+    def produce():
+        during.append(sys.getswitchinterval())
+        yield 1
+
+    assert list(prefetch(produce(), depth=1)) == [1]
+    assert during == [min(usual, SWITCH_INTERVAL_S)]
+    assert sys.getswitchinterval() == usual
