@@ -13,7 +13,8 @@ Manifest: generates a manifest (mixed classification and box lines, 50 labels), 
 imports it through the real path: the job is created by the service, its task travels through the broker
 (Redis by default) to a `celery -A config worker` process started here (prefork, one pool process), which
 writes into PostgreSQL. The figure is end-to-end lines/s for the entries: from the enqueue to the commit
-of the last batch (seen on the job's checkpoint). The manifest's images do not exist, so probing is left
+of the last batch (seen on the job's checkpoint), with the CPU seconds of the worker and of its database
+server process (PostgreSQL on this machine) over that time. The manifest's images do not exist, so probing is left
 out: once the entries are in, the bench cancels the job, which stops at the first probing page. The
 worker's peak RSS is sampled every 50 ms as the sum over its process tree (and the sum of the processes'
 VmHWM, an upper bound). `--in-process` runs the service in this process instead (for BENCH_PROFILE=1).
@@ -149,6 +150,27 @@ class RssSampler:
         }
 
 
+def database_cpu_s() -> float:
+    """CPU seconds so far of the database's server processes other than this connection's (the worker's).
+
+    Read from /proc, so only when PostgreSQL runs on this machine and its processes are readable (else 0)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wait_job(job_id: int, done: Callable[[object], bool], timeout_s: float = 3600) -> object:
     from importers.models import ImportJob
 
@@ -198,7 +220,7 @@ def bench_manifest(args: argparse.Namespace, client: object, bucket: str, user: 
             "note": "service in this process (no worker), PostgreSQL, moto in its own process, no probing",
         }
     with args.sampler:
-        cpu_before = args.sampler.cpu_s()
+        cpu_before, database_before = args.sampler.cpu_s(), database_cpu_s()
         started = time.perf_counter()
         dataset, job = services.dataset_create_from_source(
             project_id=project.pk, name="imported", type="train", source=source, user=user
@@ -208,6 +230,7 @@ def bench_manifest(args: argparse.Namespace, client: object, bucket: str, user: 
         )
         seconds = time.perf_counter() - started
         cpu_s = args.sampler.cpu_s() - cpu_before
+        database_s = database_cpu_s() - database_before
         services.import_cancel(job_id=job.pk)  # stops at the first probing page (the images do not exist)
         final = wait_job(job.pk, lambda j: j.status in FINISHED_STATUSES)
     return {
@@ -221,6 +244,7 @@ def bench_manifest(args: argparse.Namespace, client: object, bucket: str, user: 
         "lines_per_s": round(args.manifest_lines / seconds),
         "worker_cpu_s": round(cpu_s, 2),
         "lines_per_worker_cpu_s": round(args.manifest_lines / cpu_s),
+        "database_cpu_s": round(database_s, 2),
         **args.sampler.figures(),
         "s3_latency_ms": args.s3_latency_ms,
         "note": "Celery worker process (prefork, 1 pool process) on Redis, PostgreSQL, moto in its own process "
