@@ -12,6 +12,7 @@ from typing import Protocol
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from datasets.models import BoundingBox, Image, ImageLabel, Label, Origin
@@ -355,7 +356,10 @@ def entries_add_staged(
 
     On PostgreSQL: three COPYs into session temporary tables and one statement (see _ADD_STAGED), whatever the
     number of drafts: no lookup of the refs before or after, no rows built here. Elsewhere the general path.
+    Raises TransactionManagementError outside a transaction (the staged rows go at each commit).
     """
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("entries_add_staged runs in the transaction that holds the dataset lock.")
     if connection.vendor != "postgresql":
         return entries_add_new(
             dataset_id=dataset_id, drafts=staged.drafts, origin=origin, origin_id=origin_id, user=user,

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import transaction
+from django.db.transaction import TransactionManagementError
 
 from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from datasets.services.entries_bulk import entries_add_new, entries_add_staged, entries_stage
@@ -74,3 +75,13 @@ def test_staged_drafts_can_be_written_twice_in_one_transaction(project_with_role
     assert (len(created_first), len(created_second), skipped) == (2, 1, ["s3://b/2.jpg"])
     assert Image.objects.filter(dataset=dataset).count() == 3
     assert_counts_true(dataset)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staged_drafts_are_refused_outside_a_transaction(project_with_roles):
+    dataset = make_dataset(project_with_roles.project)
+
+    with pytest.raises(TransactionManagementError):
+        entries_add_staged(dataset_id=dataset.pk, staged=entries_stage([Draft("s3://b/1.jpg")]), origin=Origin.IMPORT)
+
+    assert not Image.objects.filter(dataset=dataset).exists()
