@@ -240,8 +240,7 @@ def _copy_text(value: str) -> str:
     return value
 
 
-def _copy_value(value: object) -> str:
-    return "\\N" if value is None else str(value)
+_NULL = "\\N"  # COPY's text format for NULL
 
 
 def entries_stage(drafts: Sequence[DraftLike], *, byte_sizes: Mapping[str, int | None] | None = None) -> StagedEntries:
@@ -255,25 +254,27 @@ def entries_stage(drafts: Sequence[DraftLike], *, byte_sizes: Mapping[str, int |
     with_boxes, names = set(), set()
     k = 0
     for n, draft in enumerate(drafts):
-        ref = draft.source_ref
-        errors = json.dumps(_error_list(draft.errors)) if draft.errors else "[]"
-        labeled = "t" if draft.labels or draft.boxes else "f"
+        ref, width, height, size = draft.source_ref, draft.image_width, draft.image_height, sizes.get(draft.source_ref)
+        errors = _copy_text(json.dumps(_error_list(draft.errors))) if draft.errors else "[]"
         images.append(
-            f"{n}\t{_copy_text(ref)}\t{_copy_value(draft.image_width)}\t{_copy_value(draft.image_height)}\t"
-            f"{_copy_text(errors)}\t{'t' if draft.errors else 'f'}\t{labeled}\t{_copy_value(sizes.get(ref))}\n"
+            f"{n}\t{_copy_text(ref)}\t{_NULL if width is None else width}\t{_NULL if height is None else height}\t"
+            f"{errors}\t{'t' if draft.errors else 'f'}\t{'t' if draft.labels or draft.boxes else 'f'}\t"
+            f"{_NULL if size is None else size}\n"
         )
         confidences = getattr(draft, "label_confidences", {})
         for name in dict.fromkeys(draft.labels):
             names.add(name)
-            links.append(f"{n}\t{k}\t{_copy_text(name)}\t{_copy_value(confidences.get(name))}\n")
+            confidence = confidences.get(name)
+            links.append(f"{n}\t{k}\t{_copy_text(name)}\t{_NULL if confidence is None else confidence}\n")
             k += 1
         if draft.boxes:
             with_boxes.add(ref)
         for box in draft.boxes:
             names.add(box.label)
+            confidence = box.confidence
             boxes.append(
                 f"{n}\t{k}\t{_copy_text(box.label)}\t{box.left}\t{box.top}\t{box.width}\t{box.height}\t"
-                f"{_copy_value(box.confidence)}\n"
+                f"{_NULL if confidence is None else confidence}\n"
             )
             k += 1
     return StagedEntries(
