@@ -227,3 +227,30 @@ def test_probing_keeps_a_box_lines_image_size_and_records_format_and_bytes(proje
     assert (boxed.width, boxed.height, boxed.format, boxed.byte_size) == (800, 600, "PNG", len(image))
     assert (plain.width, plain.height, plain.format, plain.byte_size) == (96, 64, "PNG", len(image))
     assert (boxed.orientation, plain.orientation, plain.has_errors) == (1, 1, False)
+
+
+def test_a_source_ref_repeated_in_a_later_batch_is_reported_and_the_first_kept(project_with_roles, s3, monkeypatch):
+    monkeypatch.setattr(manifest_source, "BATCH_LINES", 2)
+    ref = f"s3://{s3.bucket}/rep"
+    existing = make_dataset(project_with_roles.project, drafts=[Draft(f"{ref}/old.jpg", labels=["mine"])])
+    body = manifest(
+        classification(f"{ref}/1.jpg", name="first"),
+        boxes(f"{ref}/2.jpg"),
+        classification(f"{ref}/old.jpg"),
+        classification(f"{ref}/1.jpg", name="second"),
+        boxes(f"{ref}/2.jpg"),
+        *[classification(f"{ref}/ok{i}.jpg") for i in range(10)],  # within the 20% rule
+    )
+
+    dataset, job = run(project_with_roles.project, s3, body, dataset=existing)
+
+    assert (job.status, job.seen, job.imported, job.skipped, job.failed) == ("succeeded", 15, 12, 1, 2)
+    repeats = ImportLineError.objects.filter(job=job, code="ERROR_DUPLICATE_SOURCE_REF").order_by("line")
+    assert [(error.line, error.message) for error in repeats] == [
+        (4, f"line 4: {ref}/1.jpg repeats an earlier line; the first is kept"),
+        (5, f"line 5: {ref}/2.jpg repeats an earlier line; the first is kept"),
+    ]
+    first = Image.objects.get(dataset=dataset, source_ref=f"{ref}/1.jpg")
+    assert list(ImageLabel.objects.filter(image=first).values_list("label__name", flat=True)) == ["first"]
+    assert BoundingBox.objects.filter(image__source_ref=f"{ref}/2.jpg").count() == 1
+    assert_counts_true(dataset)
