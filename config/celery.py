@@ -18,6 +18,6 @@ def freeze_startup_objects(**kwargs: object) -> None:
     """Keep the cyclic GC off what a pool process holds from its start (Django, Celery, every app's modules).
 
     Those objects live as long as the process, yet every full collection walked them again: in a manifest
-    import, whose parse makes many small objects, that was a third of the worker's CPU time.
+    import, whose parse makes many small objects, that was about a quarter of the worker's CPU time.
     """
     gc.freeze()

@@ -13,7 +13,8 @@ _DONE = object()
 
 # The consumer's thread waits on sockets; after each wait it needs the GIL back, which a busy producer keeps
 # for up to the switch interval (5 ms by default). A manifest batch's write waits dozens of times (round
-# trips, COPY chunks, result pieces): at 5 ms each the database sat idle a third of the time.
+# trips, COPY chunks, result pieces): at 5 ms each, the database of a 250,000-line import spent seconds
+# waiting for the worker.
 SWITCH_INTERVAL_S = 0.0005
 _producers = 0
 _producers_lock = threading.Lock()
