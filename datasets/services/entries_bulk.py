@@ -359,6 +359,8 @@ def entries_add_staged(
     number of drafts: no lookup of the refs before or after, no rows built here. Elsewhere the general path.
     Raises TransactionManagementError outside a transaction (the staged rows go at each commit).
     """
+    if not staged.refs:
+        return [], []
     if not connection.in_atomic_block:
         raise TransactionManagementError("entries_add_staged runs in the transaction that holds the dataset lock.")
     if connection.vendor != "postgresql":
@@ -366,8 +368,6 @@ def entries_add_staged(
             dataset_id=dataset_id, drafts=staged.drafts, origin=origin, origin_id=origin_id, user=user,
             connection_id=connection_id,
         )  # fmt: skip
-    if not staged.refs:
-        return [], []
     labels_ensure(dataset_id=dataset_id, names=staged.label_names)
     now = timezone.now()
     with connection.cursor() as cursor:
