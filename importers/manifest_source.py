@@ -256,7 +256,10 @@ def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
                 skipped += 1
     # Checked once the rows are in (the transaction is undone when it raises): the insert says which are new.
     ensure_quota(
-        dataset=dataset, new_entries=len(created_ids), adding_boxes=bool(batch.staged.with_boxes.difference(existing))
+        dataset=dataset,
+        new_entries=len(created_ids),
+        adding_boxes=bool(batch.staged.with_boxes.difference(existing)),
+        already_added=job.imported,
     )
     if job.params.get("connection"):
         Image.objects.filter(pk__in=created_ids, source_ref__startswith=f"s3://{job.params['bucket']}/").update(

@@ -129,7 +129,7 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
         ).count()
     skipped += len(existing) - own
     # Checked once the rows are in (the transaction is undone when it raises): the insert says which are new.
-    ensure_quota(dataset=dataset, new_entries=len(created_ids))
+    ensure_quota(dataset=dataset, new_entries=len(created_ids), already_added=job.imported)
     add_line_errors(job, [(None, ref, code, message) for ref, code, message in problems])
     job.seen += seen
     job.skipped += skipped

@@ -81,14 +81,18 @@ def max_entries(*, dataset_id: int, adding_boxes: bool = False) -> int:
     return settings.DATASET_MAX_ENTRIES if has_boxes else settings.DATASET_MAX_ENTRIES_CLASSIFICATION
 
 
-def ensure_quota(*, dataset: Dataset, new_entries: int, adding_boxes: bool = False) -> None:
-    """Raise Conflict `dataset_quota_exceeded` when `new_entries` more would pass the quota (nothing is added)."""
+def ensure_quota(*, dataset: Dataset, new_entries: int, adding_boxes: bool = False, already_added: int = 0) -> None:
+    """Raise Conflict `dataset_quota_exceeded` when `new_entries` more would pass the quota (nothing is added).
+
+    `already_added`: entries an import wrote in its earlier batches, which the dataset's stats (refreshed when
+    the import ends) do not count yet.
+    """
     if new_entries <= 0:
         return
     limit = max_entries(dataset_id=dataset.pk, adding_boxes=adding_boxes)
-    if dataset.total_entries + new_entries > limit:
+    total = dataset.total_entries + already_added
+    if total + new_entries > limit:
         raise Conflict(
-            f"Dataset {dataset.name!r} has {dataset.total_entries} entries; adding {new_entries} would pass "
-            f"its quota of {limit}.",
+            f"Dataset {dataset.name!r} has {total} entries; adding {new_entries} would pass its quota of {limit}.",
             code="dataset_quota_exceeded",
         )

@@ -161,6 +161,20 @@ def test_quota_failure_undoes_the_import(project_with_roles, bucket, settings):
     assert_counts_true(dataset)
 
 
+def test_the_quota_counts_the_entries_of_earlier_pages(project_with_roles, s3, settings, monkeypatch):
+    from importers import s3_folder
+
+    for index in range(25):
+        s3.put(f"quota/{index:03}.png", png_bytes())
+    monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
+    settings.DATASET_MAX_ENTRIES = settings.DATASET_MAX_ENTRIES_CLASSIFICATION = 15
+
+    dataset, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/quota/")
+
+    assert job.error_code == "dataset_quota_exceeded"
+    assert not Image.objects.filter(dataset=dataset).exists()
+
+
 def test_listing_resumes_from_the_checkpoint_with_exact_counters(project_with_roles, s3, monkeypatch):
     from importers import s3_folder
 
