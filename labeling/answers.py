@@ -72,6 +72,8 @@ def clean_answer(
     image_height: int | None,
 ) -> dict[str, Any]:
     """The answer in its stored form, or InvalidInput `invalid_answer` / `box_outside_image`."""
+    if not isinstance(answer, Mapping):
+        raise _invalid("An answer is a JSON object.", "answer")
     if task_type == "classification":
         labels = _labels(answer, job_labels)
         if len(labels) != 1:

@@ -96,8 +96,11 @@ def queue_state(*, job: LabelingJob, worker_id: int, now: datetime) -> tuple[boo
 
 
 @cache
-def _open_task(passed_over: tuple[str, ...]) -> str:
-    lock = " FOR UPDATE OF t SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+def _open_task(passed_over: tuple[str, ...], wait: bool) -> str:
+    if not connection.features.has_select_for_update_skip_locked:
+        lock = ""
+    else:
+        lock = " FOR UPDATE OF t" if wait else " FOR UPDATE OF t SKIP LOCKED"
     return f"""SELECT t.id FROM {table(Task)} t
                WHERE t.job_id = %s AND t.status = {literal(TaskStatus.OPEN)} AND t.slots_taken < %s
                  AND NOT EXISTS (SELECT 1 FROM {table(Assignment)} a WHERE a.task_id = t.id AND a.worker_id = %s
@@ -105,10 +108,11 @@ def _open_task(passed_over: tuple[str, ...]) -> str:
                ORDER BY t.id LIMIT 1{lock}"""  # noqa: S608
 
 
-def lock_open_task(*, job: LabelingJob, worker_id: int, passed_over: tuple[str, ...]) -> int | None:
+def lock_open_task(*, job: LabelingJob, worker_id: int, passed_over: tuple[str, ...], wait: bool = False) -> int | None:
     """Lock and return the oldest open task of the job with a free slot and no assignment of the worker in the
-    `passed_over` statuses; tasks locked by others are skipped. None when there is none."""
-    row = _fetch_one(_open_task(passed_over), [job.pk, job.workers_per_image, worker_id])
+    `passed_over` statuses; None when there is none. Tasks locked by other workers are skipped, unless `wait`:
+    then the statement waits for them and sees them as their transactions left them."""
+    row = _fetch_one(_open_task(passed_over, wait), [job.pk, job.workers_per_image, worker_id])
     return None if row is None else row[0]
 
 

@@ -98,6 +98,10 @@ def assignment_claim_next(
     if task_id is None:
         task_id = queue_sql.lock_open_task(job=job, worker_id=worker.pk, passed_over=TAKEN)
     if task_id is None:
+        # Every candidate may be locked by other workers this instant (SKIP LOCKED passed them): "nothing left"
+        # must mean nothing is left, so the last look waits for those locks (only at the tail of a job).
+        task_id = queue_sql.lock_open_task(job=job, worker_id=worker.pk, passed_over=TAKEN, wait=True)
+    if task_id is None:
         return None
     assignment_id = queue_sql.insert_lease(job=job, task_id=task_id, worker_id=worker.pk, now=now)
     if assignment_id is None:

@@ -151,7 +151,8 @@ def write_back_queue(*, job_id: int) -> None:
         from labeling.tasks import write_back_results  # the task module imports the services
 
         delay = settings.LABELING_WRITE_BACK_DELAY_S
-        transaction.on_commit(lambda: write_back_results.apply_async((job_id,), countdown=delay))
+        # Robust: the answer is stored whatever the broker does; a lost message is the periodic sweep's.
+        transaction.on_commit(lambda: write_back_results.apply_async((job_id,), countdown=delay), robust=True)
 
 
 def results_write_back(*, job_id: int, limit: int = WRITE_BACK_BATCH, now: datetime | None = None) -> int:

@@ -231,3 +231,31 @@ def test_the_queues_plain_responses_are_what_their_documented_serializers_give(p
     lease = client.post(f"/api/v1/jobs/{job.pk}/next/").json()
     released = client.post(f"/api/v1/assignments/{lease['id']}/release/").json()
     assert released == AssignmentOutputSerializer(Assignment.objects.get(pk=lease["id"])).data
+
+
+@pytest.mark.parametrize(
+    "body",
+    [["cat"], {"labels": "cat"}, {"labels": [1]}, {}, {"labels": ["cat", "dog"]}],
+    ids=["a list", "labels a string", "labels not names", "no labels", "two labels"],
+)
+def test_a_malformed_answer_is_400_and_the_lease_stays(project_with_roles, client_for, body):
+    roles = project_with_roles
+    (worker,) = make_workers(roles.project, 1)
+    job = make_job(roles.project, workers=[worker])
+    client = client_for(worker)
+    lease = client.post(f"/api/v1/jobs/{job.pk}/next/").json()
+    refused = client.post(f"/api/v1/assignments/{lease['id']}/submit/", body, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_answer")
+    assert Assignment.objects.get(pk=lease["id"]).status == "leased"
+
+
+def test_a_box_with_a_coordinate_in_a_string_is_400(project_with_roles, client_for):
+    roles = project_with_roles
+    (worker,) = make_workers(roles.project, 1)
+    job = make_job(roles.project, workers=[worker], task_type="bounding_box")
+    client = client_for(worker)
+    lease = client.post(f"/api/v1/jobs/{job.pk}/next/").json()
+    box = {"label": "cat", "left": "10", "top": 10, "width": 20, "height": 20}
+    refused = client.post(f"/api/v1/assignments/{lease['id']}/submit/", {"boxes": [box]}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_answer")
+    assert refused.json()["error"]["fields"] == {"boxes.0.left": "Must be a finite number."}
