@@ -4,6 +4,7 @@ Views authorize through ProjectScopedApi and call one service or selector each; 
 queue service's rule."""
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
@@ -138,12 +139,13 @@ class JobNextApi(ProjectScopedApi):
         responses={200: WorkSerializer, 204: OpenApiResponse(description="Nothing is left for this worker")},
     )
     def post(self, request: Request, job_id: int) -> Response:
-        # The queue's hot path: the job and the caller's role in one hand-written statement.
-        job, role = queue_sql.job_with_role(job_id=job_id, user_id=request.user.pk)
+        # The queue's hot path: the job, the caller's role and their place in the queue in one statement.
+        now = timezone.now()
+        job, role, state = queue_sql.job_for_worker(job_id=job_id, user_id=request.user.pk, now=now)
         member_access(
             project_id=job and job.project_id, role=role, capability=self.capability, label="Labeling job", pk=job_id
         )
-        assignment = queue_services.assignment_claim_next(job=job, worker=request.user)
+        assignment = queue_services.assignment_claim_next(job=job, worker=request.user, now=now, state=state)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         assignment.job = job

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
@@ -49,19 +49,44 @@ def _role_join(job_alias: str) -> str:
 # --- reads ---------------------------------------------------------------------------------------------
 
 
+class QueueState(NamedTuple):
+    in_team: bool  # the worker is in the job's team
+    held: int | None  # the id of the worker's live lease in the job
+    stale: bool  # some lease of the job is past its time
+
+
+def _queue_state_columns(job_alias: str) -> str:
+    """The QueueState of a job row (parameters: the worker's id twice, then the time twice)."""
+    members, assignments = table(Team.members.through), table(Assignment)
+    return f"""EXISTS (SELECT 1 FROM {members} WHERE team_id = {job_alias}.team_id AND user_id = %s),
+               (SELECT id FROM {assignments} WHERE job_id = {job_alias}.id AND worker_id = %s
+                  AND status = {literal(LEASED)} AND expires_at > %s),
+               EXISTS (SELECT 1 FROM {assignments} WHERE status = {literal(LEASED)} AND expires_at <= %s
+                         AND job_id = {job_alias}.id)"""  # noqa: S608
+
+
 @cache
-def _job_with_role() -> tuple[str, ModelColumns]:
+def _job_for_worker() -> tuple[str, ModelColumns]:
     job = ModelColumns(LabelingJob, "j")
-    return f"SELECT {job.sql}, m.role FROM {table(LabelingJob)} j {_role_join('j')} WHERE j.id = %s", job  # noqa: S608
+    sql = (
+        f"SELECT {job.sql}, m.role, {_queue_state_columns('j')} FROM {table(LabelingJob)} j "  # noqa: S608
+        f"{_role_join('j')} WHERE j.id = %s"
+    )
+    return sql, job
 
 
-def job_with_role(*, job_id: int, user_id: int | None) -> tuple[LabelingJob | None, str | None]:
-    """The job and the caller's role in its project (None when not a member); (None, None) for no such job."""
-    sql, job = _job_with_role()
-    row = _fetch_one(sql, [user_id, job_id])
+def job_for_worker(
+    *, job_id: int, user_id: int | None, now: datetime
+) -> tuple[LabelingJob | None, str | None, QueueState | None]:
+    """The job, the caller's role in its project (None when not a member) and the caller's QueueState in it at
+    `now`, in one statement; (None, None, None) for no such job."""
+    sql, job = _job_for_worker()
+    row = _fetch_one(sql, [user_id, user_id, now, now, user_id, job_id])
     if row is None:
-        return None, None
-    return job.instance(row[: len(job)]), row[len(job)]
+        return None, None, None
+    split = len(job)
+    in_team, held, stale = row[split + 1 :]
+    return job.instance(row[:split]), row[split], QueueState(bool(in_team), held, bool(stale))
 
 
 @cache
@@ -80,39 +105,37 @@ def assignment_project_and_role(*, assignment_id: int, user_id: int | None) -> t
 
 @cache
 def _queue_state() -> str:
-    members, assignments = table(Team.members.through), table(Assignment)
-    return f"""SELECT EXISTS (SELECT 1 FROM {members} WHERE team_id = %s AND user_id = %s),
-                      (SELECT id FROM {assignments} WHERE job_id = %s AND worker_id = %s AND status = {literal(LEASED)}
-                         AND expires_at > %s),
-                      EXISTS (SELECT 1 FROM {assignments} WHERE status = {literal(LEASED)} AND expires_at <= %s
-                                AND job_id = %s)"""  # noqa: S608
+    return f"SELECT {_queue_state_columns('j')} FROM {table(LabelingJob)} j WHERE j.id = %s"  # noqa: S608
 
 
-def queue_state(*, job: LabelingJob, worker_id: int, now: datetime) -> tuple[bool, int | None, bool]:
-    """Whether the worker is in the job's team, the id of their live lease in the job if any, and whether any
-    lease of the job is past its time."""
-    in_team, held, stale = _fetch_one(_queue_state(), [job.team_id, worker_id, job.pk, worker_id, now, now, job.pk])
-    return bool(in_team), held, bool(stale)
+def queue_state(*, job: LabelingJob, worker_id: int, now: datetime) -> QueueState:
+    """The worker's QueueState in the job at `now`."""
+    in_team, held, stale = _fetch_one(_queue_state(), [worker_id, worker_id, now, now, job.pk])
+    return QueueState(bool(in_team), held, bool(stale))
 
 
 @cache
-def _open_task(passed_over: tuple[str, ...], wait: bool) -> str:
+def _take_open_slot(passed_over: tuple[str, ...], wait: bool) -> str:
     if not connection.features.has_select_for_update_skip_locked:
         lock = ""
     else:
         lock = " FOR UPDATE OF t" if wait else " FOR UPDATE OF t SKIP LOCKED"
-    return f"""SELECT t.id FROM {table(Task)} t
-               WHERE t.job_id = %s AND t.status = {literal(TaskStatus.OPEN)} AND t.slots_taken < %s
-                 AND NOT EXISTS (SELECT 1 FROM {table(Assignment)} a WHERE a.task_id = t.id AND a.worker_id = %s
-                                   AND a.status IN ({literals(passed_over)}))
-               ORDER BY t.id LIMIT 1{lock}"""  # noqa: S608
+    tasks = table(Task)
+    return f"""UPDATE {tasks} SET slots_taken = slots_taken + 1 WHERE id = (
+                   SELECT t.id FROM {tasks} t
+                   WHERE t.job_id = %s AND t.status = {literal(TaskStatus.OPEN)} AND t.slots_taken < %s
+                     AND NOT EXISTS (SELECT 1 FROM {table(Assignment)} a WHERE a.task_id = t.id AND a.worker_id = %s
+                                       AND a.status IN ({literals(passed_over)}))
+                   ORDER BY t.id LIMIT 1{lock})
+               RETURNING id"""  # noqa: S608
 
 
-def lock_open_task(*, job: LabelingJob, worker_id: int, passed_over: tuple[str, ...], wait: bool = False) -> int | None:
-    """Lock and return the oldest open task of the job with a free slot and no assignment of the worker in the
-    `passed_over` statuses; None when there is none. Tasks locked by other workers are skipped, unless `wait`:
-    then the statement waits for them and sees them as their transactions left them."""
-    row = _fetch_one(_open_task(passed_over, wait), [job.pk, job.workers_per_image, worker_id])
+def take_open_slot(*, job: LabelingJob, worker_id: int, passed_over: tuple[str, ...], wait: bool = False) -> int | None:
+    """Take a slot of the oldest open task of the job with a free one and no assignment of the worker in the
+    `passed_over` statuses, and return the task's id (its row stays locked); None when there is none. Tasks
+    locked by other workers are skipped, unless `wait`: then the statement waits for them and sees them as
+    their transactions left them."""
+    row = _fetch_one(_take_open_slot(passed_over, wait), [job.pk, job.workers_per_image, worker_id])
     return None if row is None else row[0]
 
 
@@ -177,11 +200,6 @@ def insert_lease(*, job: LabelingJob, task_id: int, worker_id: int, now: datetim
     expires_at = now + timedelta(seconds=job.task_time_limit_s)
     row = _fetch_one(_insert_lease(), [task_id, job.pk, worker_id, now, expires_at])
     return None if row is None else row[0]
-
-
-def take_slot(task_id: int) -> None:
-    with hot_cursor() as cursor:
-        cursor.execute(f"UPDATE {table(Task)} SET slots_taken = slots_taken + 1 WHERE id = %s", [task_id])  # noqa: S608
 
 
 def count_answer(task_id: int) -> tuple[int, str]:

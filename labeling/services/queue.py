@@ -69,7 +69,11 @@ def jobs_expire(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def assignment_claim_next(
-    *, job: LabelingJob, worker: AbstractBaseUser, now: datetime | None = None
+    *,
+    job: LabelingJob,
+    worker: AbstractBaseUser,
+    now: datetime | None = None,
+    state: queue_sql.QueueState | None = None,
 ) -> Assignment | None:
     """A lease on one slot of the oldest open task that `worker` has not answered or held; None when none is left.
 
@@ -78,11 +82,12 @@ def assignment_claim_next(
     PermissionDenied `not_in_team` for a project member outside the job's team, Conflict `job_expired` past the
     job's lifetime. The returned assignment has its task and image loaded.
 
-    This is the hot path of every annotator: its statements select ids only, and the lease goes in with
-    ON CONFLICT DO NOTHING rather than a savepoint.
+    This is the hot path of every annotator (see labeling.queue_sql): `state` is the worker's QueueState at
+    `now` when the caller read it with the job; the lease goes in with ON CONFLICT DO NOTHING rather than a
+    savepoint.
     """
     now = now or timezone.now()
-    in_team, held, stale = queue_sql.queue_state(job=job, worker_id=worker.pk, now=now)
+    in_team, held, stale = state or queue_sql.queue_state(job=job, worker_id=worker.pk, now=now)
     if not in_team:
         raise PermissionDenied("Only members of the job's team get its work.", code="not_in_team")
     if job.status == JobStatus.EXPIRED or (job.status == JobStatus.IN_PROGRESS and job.expires_at <= now):
@@ -94,20 +99,20 @@ def assignment_claim_next(
     if stale:
         leases_expire(now=now, job_id=job.pk)
     # Images the worker gave back are passed over while there is another one.
-    task_id = queue_sql.lock_open_task(job=job, worker_id=worker.pk, passed_over=(*TAKEN, AssignmentStatus.RELEASED))
+    task_id = queue_sql.take_open_slot(job=job, worker_id=worker.pk, passed_over=(*TAKEN, AssignmentStatus.RELEASED))
     if task_id is None:
-        task_id = queue_sql.lock_open_task(job=job, worker_id=worker.pk, passed_over=TAKEN)
+        task_id = queue_sql.take_open_slot(job=job, worker_id=worker.pk, passed_over=TAKEN)
     if task_id is None:
         # Every candidate may be locked by other workers this instant (SKIP LOCKED passed them): "nothing left"
         # must mean nothing is left, so the last look waits for those locks (only at the tail of a job).
-        task_id = queue_sql.lock_open_task(job=job, worker_id=worker.pk, passed_over=TAKEN, wait=True)
+        task_id = queue_sql.take_open_slot(job=job, worker_id=worker.pk, passed_over=TAKEN, wait=True)
     if task_id is None:
         return None
     assignment_id = queue_sql.insert_lease(job=job, task_id=task_id, worker_id=worker.pk, now=now)
-    if assignment_id is None:
-        _, held, _ = queue_sql.queue_state(job=job, worker_id=worker.pk, now=now)
+    if assignment_id is None:  # the same worker asked twice at once: the other request's lease stands
+        _return_slots([task_id])
+        held = queue_sql.queue_state(job=job, worker_id=worker.pk, now=now).held
         return None if held is None else queue_sql.assignment_with_image(held)
-    queue_sql.take_slot(task_id)
     return queue_sql.assignment_with_image(assignment_id)
 
 
