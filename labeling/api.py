@@ -164,32 +164,38 @@ class JobNextApi(ProjectScopedApi):
 class AssignmentScopedApi(ProjectScopedApi):
     capabilities = {"post": Capability.JOBS_WORK}
 
-    def check_assignment(self, assignment_id: int) -> None:
-        """404 outside the project, 403 without the right to work (whose lease it is, the service checks)."""
-        project_id, role = queue_sql.assignment_project_and_role(
-            assignment_id=assignment_id, user_id=self.request.user.pk
-        )
-        member_access(
-            project_id=project_id, role=role, capability=self.capability, label="Assignment", pk=assignment_id
-        )
+    def access_check(self, assignment_id: int) -> queue_services.AccessCheck:
+        """404 outside the project, 403 without the right to work, run by the service on the row it locks
+        (whose lease it is, the service checks)."""
+
+        def check(project_id: int | None, role: str | None) -> None:
+            member_access(
+                project_id=project_id, role=role, capability=self.capability, label="Assignment", pk=assignment_id
+            )
+
+        return check
 
 
 class AssignmentReleaseApi(AssignmentScopedApi):
     @extend_schema(request=None, responses={200: AssignmentOutputSerializer})
     def post(self, request: Request, assignment_id: int) -> Response:
-        self.check_assignment(assignment_id)
-        assignment = queue_services.assignment_release(assignment_id=assignment_id, worker=request.user)
+        assignment = queue_services.assignment_release(
+            assignment_id=assignment_id, worker=request.user, check_access=self.access_check(assignment_id)
+        )
         return Response(assignment_data(assignment))
 
 
 class AssignmentSubmitApi(AssignmentScopedApi):
     @extend_schema(request=SubmitInputSerializer, responses={200: AssignmentOutputSerializer})
     def post(self, request: Request, assignment_id: int) -> Response:
-        self.check_assignment(assignment_id)
         # SubmitInputSerializer documents the body; labeling.answers checks it whole (shape, types, the job's
         # labels, the image's bounds), so DRF's field-by-field pass is left out of the queue's hot path.
-        answer = request.data
-        assignment = queue_services.assignment_submit(assignment_id=assignment_id, worker=request.user, answer=answer)
+        assignment = queue_services.assignment_submit(
+            assignment_id=assignment_id,
+            worker=request.user,
+            answer=request.data,
+            check_access=self.access_check(assignment_id),
+        )
         return Response(assignment_data(assignment))
 
 

@@ -90,20 +90,6 @@ def job_for_worker(
 
 
 @cache
-def _assignment_project_and_role() -> str:
-    return (
-        f"SELECT j.project_id, m.role FROM {table(Assignment)} a JOIN {table(LabelingJob)} j ON j.id = a.job_id "  # noqa: S608
-        f"{_role_join('j')} WHERE a.id = %s"
-    )
-
-
-def assignment_project_and_role(*, assignment_id: int, user_id: int | None) -> tuple[int | None, str | None]:
-    """The project of the assignment's job and the caller's role there; (None, None) for no such assignment."""
-    row = _fetch_one(_assignment_project_and_role(), [user_id, assignment_id])
-    return (None, None) if row is None else (row[0], row[1])
-
-
-@cache
 def _queue_state() -> str:
     return f"SELECT {_queue_state_columns('j')} FROM {table(LabelingJob)} j WHERE j.id = %s"  # noqa: S608
 
@@ -147,24 +133,24 @@ def _locked_assignment() -> tuple[str, ModelColumns, ModelColumns, ModelColumns,
     image = ModelColumns(Image, "i", only=("width", "height"))
     lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
     sql = (
-        f"SELECT {assignment.sql}, {job.sql}, {task.sql}, {image.sql} FROM {table(Assignment)} a "  # noqa: S608
+        f"SELECT {assignment.sql}, {job.sql}, {task.sql}, {image.sql}, m.role FROM {table(Assignment)} a "  # noqa: S608
         f"JOIN {table(LabelingJob)} j ON j.id = a.job_id JOIN {table(Task)} t ON t.id = a.task_id "
-        f"JOIN {table(Image)} i ON i.id = t.image_id WHERE a.id = %s{lock}"
+        f"JOIN {table(Image)} i ON i.id = t.image_id {_role_join('j')} WHERE a.id = %s{lock}"
     )
     return sql, assignment, job, task, image
 
 
-def locked_assignment(assignment_id: int) -> Assignment | None:
+def locked_assignment(*, assignment_id: int, user_id: int | None) -> tuple[Assignment | None, str | None]:
     """The assignment, its row locked until the transaction ends, with `job` (the fields answers are checked
-    against) and `task.image` (its size)."""
+    against and its project) and `task.image` (its size); and the caller's role in the job's project."""
     sql, *columns = _locked_assignment()
-    row = _fetch_one(sql, [assignment_id])
+    row = _fetch_one(sql, [user_id, assignment_id])
     if row is None:
-        return None
+        return None, None
     assignment, job, task, image = split_row(row, *columns)
     task.image = image
     assignment.job, assignment.task = job, task
-    return assignment
+    return assignment, row[-1]
 
 
 @cache

@@ -11,7 +11,7 @@ not touched here: results reach it through the batched write-back of labeling.se
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -116,8 +116,16 @@ def assignment_claim_next(
     return queue_sql.assignment_with_image(assignment_id)
 
 
-def _locked_assignment(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
-    assignment = queue_sql.locked_assignment(assignment_id)
+# Checks the caller's access to an assignment from its project and the caller's role there (None when not a
+# member), raising NotFound or PermissionDenied: the view's rule (projects.permissions.member_access), run on the
+# row the service loads and locks, so that the lock and the check take one statement.
+AccessCheck = Callable[[int | None, str | None], None]
+
+
+def _locked_assignment(*, assignment_id: int, worker: AbstractBaseUser, check_access: AccessCheck | None) -> Assignment:
+    assignment, role = queue_sql.locked_assignment(assignment_id=assignment_id, user_id=worker.pk)
+    if check_access is not None:
+        check_access(assignment and assignment.job.project_id, role)
     if assignment is None:
         raise NotFound(f"Assignment {assignment_id} not found.")
     if assignment.worker_id != worker.pk:
@@ -126,9 +134,11 @@ def _locked_assignment(*, assignment_id: int, worker: AbstractBaseUser) -> Assig
 
 
 @transaction.atomic
-def assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
+def assignment_release(
+    *, assignment_id: int, worker: AbstractBaseUser, check_access: AccessCheck | None = None
+) -> Assignment:
     """Give a leased slot back to the queue at once. Raises Conflict `assignment_not_leased`."""
-    assignment = _locked_assignment(assignment_id=assignment_id, worker=worker)
+    assignment = _locked_assignment(assignment_id=assignment_id, worker=worker, check_access=check_access)
     if assignment.status != AssignmentStatus.LEASED:
         raise Conflict(f"This assignment is {assignment.status}, not leased.", code="assignment_not_leased")
     Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.RELEASED)
@@ -139,7 +149,12 @@ def assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> Assig
 
 @transaction.atomic
 def assignment_submit(
-    *, assignment_id: int, worker: AbstractBaseUser, answer: Mapping[str, Any], now: datetime | None = None
+    *,
+    assignment_id: int,
+    worker: AbstractBaseUser,
+    answer: Mapping[str, Any],
+    now: datetime | None = None,
+    check_access: AccessCheck | None = None,
 ) -> Assignment:
     """Store the worker's answer; the image's last answer consolidates it and writes the result back.
 
@@ -147,7 +162,7 @@ def assignment_submit(
     `already_submitted`, `assignment_not_leased` (released); InvalidInput `invalid_answer`, `box_outside_image`.
     """
     now = now or timezone.now()
-    assignment = _locked_assignment(assignment_id=assignment_id, worker=worker)
+    assignment = _locked_assignment(assignment_id=assignment_id, worker=worker, check_access=check_access)
     if assignment.status == AssignmentStatus.SUBMITTED:
         raise Conflict("This assignment was submitted already.", code="already_submitted")
     if assignment.status == AssignmentStatus.EXPIRED or (

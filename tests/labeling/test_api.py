@@ -148,7 +148,9 @@ def test_work_is_for_team_members_only(project_with_roles):
     other = roles.client("owner").post(submit, {"labels": ["cat"]}, format="json")
     assert (other.status_code, other.json()["error"]["code"]) == (403, "not_your_assignment")
     assert roles.client("viewer").post(submit, {"labels": ["cat"]}, format="json").status_code == 403
-    missing = token_client(worker).post(f"/api/v1/assignments/{lease['id'] + 1000}/submit/", {"labels": ["cat"]})
+    missing = token_client(worker).post(
+        f"/api/v1/assignments/{lease['id'] + 1000}/submit/", {"labels": ["cat"]}, format="json"
+    )
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
     assert token_client(worker).post(f"/api/v1/jobs/{job.pk + 1000}/next/").status_code == 404
 
