@@ -163,8 +163,13 @@ def process_tree(root: int) -> list[int]:
 
 def tree_cpu_s(root: int) -> float:
     """User + system CPU seconds so far of the live processes of the tree under `root`."""
+    return processes_cpu_s(process_tree(root))
+
+
+def processes_cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds so far of these processes (those still alive)."""
     total = 0
-    for pid in process_tree(root):
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

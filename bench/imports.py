@@ -52,6 +52,7 @@ from bench.common import (
     log,
     machine_speed,
     process_tree,
+    processes_cpu_s,
     start_s3_server,
     start_worker,
     stop_process,
@@ -160,15 +161,7 @@ def database_cpu_s() -> float:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-        pids = [pid for (pid,) in cursor.fetchall()]
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        return processes_cpu_s([pid for (pid,) in cursor.fetchall()])
 
 
 def wait_job(job_id: int, done: Callable[[object], bool], timeout_s: float = 3600) -> object:
