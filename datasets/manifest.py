@@ -157,7 +157,7 @@ def parse_s3_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
     The bucket must follow the S3 general-purpose naming rules (3-63 characters of a-z, 0-9, dots and
     hyphens, starting and ending with a letter or digit, no "..", not an IP address, no reserved prefix or
     suffix). The key is taken verbatim (no URL decoding), must be non-empty unless `allow_empty_key` (a
-    folder prefix), valid Unicode and at most 1,024 UTF-8 bytes. Other schemes (https://) are refused.
+    folder prefix), valid Unicode without NUL and at most 1,024 UTF-8 bytes. Other schemes (https://) are refused.
     """
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise ValueError("is not an s3://bucket/key URI")
@@ -167,6 +167,8 @@ def parse_s3_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
         raise ValueError(problem)
     if not key and not allow_empty_key:
         raise ValueError("has no object key after the bucket")
+    if "\x00" in key:  # no database column holds it (and S3's XML listings cannot name it)
+        raise ValueError("has a NUL character in its key")
     if not key.isascii() or len(key) > MAX_S3_KEY_BYTES:
         try:
             size = len(key.encode("utf-8"))

@@ -353,6 +353,7 @@ def test_misspelt_source_ref_is_missing():
         "s3://acme-img/" + "é" * 513,
         " s3://acme-img/p.jpg",
         "s3://acme-img/\ud800.jpg",
+        "s3://acme-img/p\x00.jpg",
     ],
 )
 def test_source_ref_that_is_not_an_s3_object_uri_is_rejected(ref):
@@ -899,7 +900,7 @@ def _valid_bucket(name: str) -> bool:
 @st.composite
 def valid_entries(draw) -> EntryDraft:
     bucket = draw(st.from_regex(r"[a-z0-9][a-z0-9.-]{1,30}[a-z0-9]", fullmatch=True).filter(_valid_bucket))
-    key = draw(st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=80))
+    key = draw(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=80))
     labels = draw(st.lists(LABEL_NAMES, max_size=50, unique=True))
     confidences = draw(st.lists(CONFIDENCES, min_size=len(labels), max_size=len(labels)))
     width, height = draw(st.integers(64, 4096)), draw(st.integers(64, 4096))
