@@ -27,7 +27,7 @@ DATE = "2024-03-01T10:15:00.123456"
 
 refs = st.builds(
     lambda key: f"s3://bkt-1.example/{key}",
-    st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40),
+    st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), min_size=1, max_size=40),
 )
 confidences = st.one_of(
     st.none(),
