@@ -2,8 +2,8 @@
 // Draw, move, resize, delete and relabel boxes; edit image labels; zoom, pan, undo/redo; save with PATCH.
 import { api, announce } from "./api.js";
 import { clampBox, resizeBox, spanBox, toStored, toUpright, uprightSize } from "./boxes.js";
+import { colorOf, svgEl } from "./svg.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
 const MIN_DRAW_PX = 4; // a smaller drag (in screen pixels) is a click, not a box
 
@@ -66,18 +66,6 @@ function redo() {
 }
 
 // --- rendering ----------------------------------------------------------------------------------------------
-
-function colorOf(label) {
-  let hash = 0;
-  for (const char of label) hash = (hash * 31 + char.codePointAt(0)) % 360;
-  return `hsl(${hash} 85% 45%)`;
-}
-
-function svgEl(name, attrs) {
-  const el = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, value);
-  return el;
-}
 
 function renderOverlay() {
   overlay.replaceChildren();

@@ -3,7 +3,8 @@
 // Everything works from the keyboard: 1-9 labels, y/n verdicts, Enter submits, s or Esc skips.
 import { api, announce } from "./api.js";
 import { toStored, toUpright, uprightSize } from "./boxes.js";
-import { BoxTool, colorOf, drawBoxes } from "./workbench_boxes.js";
+import { colorOf } from "./svg.js";
+import { BoxTool, drawBoxes } from "./workbench_boxes.js";
 
 const config = JSON.parse(document.getElementById("workbench-config").textContent);
 const $ = (id) => document.getElementById(id);

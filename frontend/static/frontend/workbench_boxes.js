@@ -1,21 +1,9 @@
 // The workbench's box tool: draw boxes on an SVG over the upright photo (its viewBox is upright image pixels),
 // select one by clicking, delete it. The geometry (clamping, spans, the EXIF frames) is boxes.js's.
 import { clampBox, spanBox } from "./boxes.js";
+import { colorOf, svgEl } from "./svg.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const MIN_DRAW = 3; // upright image pixels: a smaller drag is a click
-
-export function colorOf(label) {
-  let hash = 0;
-  for (const char of label) hash = (hash * 31 + char.codePointAt(0)) % 360;
-  return `hsl(${hash} 85% 45%)`;
-}
-
-function svgEl(name, attrs) {
-  const el = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, value);
-  return el;
-}
 
 // Draw read-only boxes (a verification task shows the boxes it asks about).
 export function drawBoxes(svg, boxes, W) {
