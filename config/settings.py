@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
+from core.storage_layout import bucket_layout
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("GROUNDWORK_VAR_DIR", str(BASE_DIR / "var")))
@@ -160,6 +161,19 @@ AWS_S3_REGION_NAME = AWS_DEFAULT_REGION
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300)
+
+# The platform's files in the server's bucket lie under this folder (django-storages' setting; "" = the root).
+AWS_LOCATION = env_str("AWS_LOCATION", "")
+# The server's bucket is the platform's storage, not a shared drop box: a project reads it only under its own
+# drop folder (<SERVER_BUCKET_PROJECT_PREFIX><project id>/) and the operator's shared read-only prefixes.
+SERVER_BUCKET_PROJECT_PREFIX = env_str("SERVER_BUCKET_PROJECT_PREFIX", "projects/")
+SERVER_BUCKET_SHARED_PREFIXES = env_list("SERVER_BUCKET_SHARED_PREFIXES", [])
+try:
+    bucket_layout(
+        location=AWS_LOCATION, project_prefix=SERVER_BUCKET_PROJECT_PREFIX, shared=SERVER_BUCKET_SHARED_PREFIXES
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 if STORAGE_BACKEND == "local":
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}

@@ -31,10 +31,12 @@ def paginated_response(
     *,
     paginator_class: type[pagination.BasePagination] = PageNumberPagination,
     prepare: Callable[[list], Sequence] | None = None,
+    context: dict | None = None,
 ) -> Response:
-    """One page of `queryset`, serialized; `prepare` may attach data to the page's rows in bulk first."""
+    """One page of `queryset`, serialized (with `context`); `prepare` may attach data to the page's rows in
+    bulk first."""
     paginator = paginator_class()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
     if prepare is not None:
         page = prepare(page)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)

@@ -22,3 +22,21 @@ def bucket_name_problem(bucket: str) -> str | None:
     if bucket.startswith(_RESERVED_BUCKET_PREFIXES) or bucket.endswith(_RESERVED_BUCKET_SUFFIXES):
         return "S3 reserves that prefix or suffix"
     return None
+
+
+def key_segment_problem(key: str, *, folder: bool = False) -> str | None:
+    """Why the S3 key `key` may not be read, or None: "." or ".." segments, empty segments ("a//b", a leading
+    "/"), backslashes. S3 stores such keys literally, but a proxy, an S3-compatible server or a local path may
+    resolve them to another object, so they are refused rather than rewritten. `folder`: the key is a folder
+    prefix, whose last segment is empty ("photos/") or the whole prefix ("" is the bucket)."""
+    if "\\" in key:
+        return "has a backslash in its key"
+    segments = key.split("/")
+    if folder and segments[-1] == "":
+        segments.pop()
+    for segment in segments:
+        if segment in (".", ".."):
+            return f"has a {segment!r} segment in its key"
+        if segment == "":
+            return "has an empty segment in its key ('//' or a leading or trailing '/')"
+    return None

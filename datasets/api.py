@@ -146,7 +146,12 @@ class EntryListApi(DatasetScopedApi):
         filters = validated(EntryFilterSerializer, request.query_params)
         entries = selectors.dataset_entries(dataset_id=dataset.pk, **filters)
         return paginated_response(
-            self, entries, EntryOutputSerializer, paginator_class=IdCursorPagination, prepare=selectors.entries_annotate
+            self,
+            entries,
+            EntryOutputSerializer,
+            paginator_class=IdCursorPagination,
+            prepare=selectors.entries_annotate,
+            context={"project_id": dataset.project_id},
         )
 
     @extend_schema(
@@ -196,7 +201,10 @@ class UploadApi(DatasetScopedApi):
             list(selectors.dataset_entries(dataset_id=dataset.pk).filter(pk__in=result.created_ids).order_by("pk"))
         )
         body = {"created": created, "errors": result.errors}
-        return Response(UploadResultSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(
+            UploadResultSerializer(body, context={"project_id": dataset.project_id}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ManifestExportApi(DatasetScopedApi):
@@ -216,7 +224,12 @@ class EntryDetailApi(DatasetScopedApi):
     @extend_schema(responses={200: EntryOutputSerializer})
     def get(self, request: Request, dataset_id: int, entry_id: int) -> Response:
         dataset = self.get_dataset(dataset_id)
-        return Response(EntryOutputSerializer(selectors.entry_get(dataset_id=dataset.pk, entry_id=entry_id)).data)
+        return Response(
+            EntryOutputSerializer(
+                selectors.entry_get(dataset_id=dataset.pk, entry_id=entry_id),
+                context={"project_id": dataset.project_id},
+            ).data
+        )
 
     @extend_schema(request=EntryUpdateSerializer, responses={200: EntryOutputSerializer})
     def patch(self, request: Request, dataset_id: int, entry_id: int) -> Response:
@@ -230,7 +243,12 @@ class EntryDetailApi(DatasetScopedApi):
             labels=data.get("labels"),
             boxes=None if boxes is None else [BoxInput(**box) for box in boxes],
         )
-        return Response(EntryOutputSerializer(selectors.entry_get(dataset_id=dataset.pk, entry_id=entry_id)).data)
+        return Response(
+            EntryOutputSerializer(
+                selectors.entry_get(dataset_id=dataset.pk, entry_id=entry_id),
+                context={"project_id": dataset.project_id},
+            ).data
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, dataset_id: int, entry_id: int) -> Response:

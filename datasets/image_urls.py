@@ -1,10 +1,11 @@
 """Short-lived URLs for showing entries' images in a browser.
 
 The entry list already checked that the caller may read the dataset, so its URLs carry that permission for
-a few minutes: files in the platform's local storage get a signed URL served by `signed_file`, files in S3
-storage and images in the server's default bucket get a presigned S3 GET, images imported through a storage
-connection a GET presigned with that connection's credentials. Any other image gets no URL: the server's
-credentials never sign a bucket the project was not allowed to import from.
+a few minutes: files in the platform's storage (uploads, thumbnails) get a signed URL served by `signed_file`
+or a presigned S3 GET; any other image gets a presigned GET only if the bucket rule (projects.s3) lets the
+entry's project read it now: in the server's bucket under the project's own folders, in another bucket
+through the entry's storage connection of the same project. The rule is judged again at every signing, so a
+row stored before a rule changed is never served. Any other image gets no URL.
 """
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.urls import reverse
 
 from datasets.models import Image
-from projects.s3 import s3_client
+from projects.s3 import readable_access
 
 _SALT = "groundwork.signed-file"
 
@@ -37,27 +38,24 @@ def stored_file_url(name: str) -> str:
     return reverse("signed-file", kwargs={"token": signing.dumps(name, salt=_SALT, compress=True)})
 
 
-def entry_image_url(entry: Image) -> str | None:
+def entry_image_url(entry: Image, *, project_id: int) -> str | None:
+    """A short-lived URL of the entry's image for a member of `project_id` (the entry's project), or None."""
     if entry.storage_name:
         return stored_file_url(entry.storage_name)
-    location = split_s3_ref(entry.source_ref)
-    if location is None:
-        return None
-    bucket, key = location
     connection = entry.connection if entry.connection_id else None
-    if connection is not None and connection.bucket != bucket:
+    access = readable_access(project_id=project_id, source_ref=entry.source_ref, connection=connection)
+    if access is None:
         return None
-    if connection is None and bucket != settings.AWS_STORAGE_BUCKET_NAME:
-        return None
-    return s3_client(connection=connection).generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=url_lifetime_s()
+    _, key = split_s3_ref(entry.source_ref)
+    return access.client().generate_presigned_url(
+        "get_object", Params={"Bucket": access.bucket, "Key": key}, ExpiresIn=url_lifetime_s()
     )
 
 
-def entry_thumbnail_url(entry: Image) -> str | None:
+def entry_thumbnail_url(entry: Image, *, project_id: int) -> str | None:
     if entry.thumbnail_name:
         return stored_file_url(entry.thumbnail_name)
-    return entry_image_url(entry)
+    return entry_image_url(entry, project_id=project_id)
 
 
 def signed_file(request: HttpRequest, token: str) -> FileResponse:

@@ -44,6 +44,7 @@ from typing import Any
 
 import orjson
 
+from core.s3_names import key_segment_problem
 from datasets.manifest_attributes import (
     MAX_ATTRIBUTE_VALUE_CHARS,
     MAX_LABEL_NAME_CHARS,
@@ -157,7 +158,8 @@ def parse_s3_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
     The bucket must follow the S3 general-purpose naming rules (3-63 characters of a-z, 0-9, dots and
     hyphens, starting and ending with a letter or digit, no "..", not an IP address, no reserved prefix or
     suffix). The key is taken verbatim (no URL decoding), must be non-empty unless `allow_empty_key` (a
-    folder prefix), valid Unicode without NUL and at most 1,024 UTF-8 bytes. Other schemes (https://) are refused.
+    folder prefix), valid Unicode without NUL and at most 1,024 UTF-8 bytes, without "." or ".." segments, empty
+    segments or backslashes (core.s3_names.key_segment_problem). Other schemes (https://) are refused.
     """
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise ValueError("is not an s3://bucket/key URI")
@@ -169,6 +171,9 @@ def parse_s3_uri(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
         raise ValueError("has no object key after the bucket")
     if "\x00" in key:  # no database column holds it (and S3's XML listings cannot name it)
         raise ValueError("has a NUL character in its key")
+    segment_problem = key_segment_problem(key, folder=allow_empty_key)
+    if segment_problem:
+        raise ValueError(segment_problem)
     if not key.isascii() or len(key) > MAX_S3_KEY_BYTES:
         try:
             size = len(key.encode("utf-8"))

@@ -82,11 +82,12 @@ class EntryOutputSerializer(serializers.ModelSerializer):
         keys = ("id", "label", "left", "top", "width", "height")
         return [dict(zip(keys, row, strict=True)) for row in entry.box_rows]
 
+    # The context's `project_id` is the entry's project, whose bucket rule decides which images get a URL.
     def get_image_url(self, entry: Image) -> str | None:
-        return image_urls.entry_image_url(entry)
+        return image_urls.entry_image_url(entry, project_id=self.context["project_id"])
 
     def get_thumbnail_url(self, entry: Image) -> str | None:
-        return image_urls.entry_thumbnail_url(entry)
+        return image_urls.entry_thumbnail_url(entry, project_id=self.context["project_id"])
 
 
 class EntryUpdateSerializer(serializers.Serializer):

@@ -88,7 +88,7 @@ def entry_view(request: HttpRequest, dataset_id: int, entry_id: int) -> HttpResp
     gallery_url = reverse("frontend:dataset", args=[dataset.pk])
     config = {
         "datasetId": dataset.pk,
-        "entry": EntryOutputSerializer(entry).data,
+        "entry": EntryOutputSerializer(entry, context={"project_id": dataset.project_id}).data,
         "labelNames": label_names,
         "canEdit": access.allows(Capability.ENTRIES_EDIT),
         "nextUrl": link(next_id),

@@ -6,8 +6,9 @@ an image directly at the prefix gets no label. Decisions where the reference is 
 - A prefix always means a folder: "" is the whole bucket, "echo-dot" means "echo-dot/", so that
   "echo-dot-old/x.jpg" is never imported from "echo-dot".
 - S3 keys are strings, not paths. Leading slashes of a prefix are dropped (a typed "/photos" means the folder
-  at the root), but "//" is kept and ".." is not resolved or refused: S3 stores them literally, and rewriting
-  them would point the import at other objects. (Anything that maps keys to local paths must not trust them.)
+  at the root). A prefix with "." or ".." segments, "//" or a backslash is refused, and so is a listed key with
+  them (reported, not imported): S3 stores them literally, but a proxy or an S3-compatible server may resolve
+  them to other objects, and rewriting them would point the import at other objects too.
 - A folder name becomes a label exactly as `datasets.validation.clean_label_name` would store it (surrounding
   whitespace dropped; unicode and inner spaces kept). A folder name that cannot be a label (empty, only
   spaces, control characters, over 256 characters) leaves the image unlabeled, with a `problem` to report:
@@ -19,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from core.errors import InvalidInput
-from core.s3_names import bucket_name_problem
+from core.s3_names import bucket_name_problem, key_segment_problem
 from datasets.validation import clean_label_name
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -67,7 +68,11 @@ def parse_s3_folder_uri(uri: str) -> tuple[str, str]:
     problem = bucket_name_problem(bucket)
     if problem:
         raise ValueError(f"{bucket!r} is not a valid S3 bucket name: {problem}.")
-    return bucket, normalize_prefix(prefix)
+    prefix = normalize_prefix(prefix)
+    problem = key_segment_problem(prefix, folder=True)
+    if problem:
+        raise ValueError(f"The S3 location {problem}.")
+    return bucket, prefix
 
 
 def key_is_under(key: str, prefix: str) -> bool:

@@ -25,12 +25,13 @@ from datasets.manifest import MAX_LINE_CHARS, EntryDraft, LineRejected, parse_li
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
 from datasets.services.entries_bulk import StagedEntries, entries_add_staged, entries_stage
+from datasets.services.own_uploads import entries_add_own_uploads
 from datasets.services.stats import dataset_lock
 from importers.jobs import JobCanceled, add_line_errors, commit_without_flush_wait
 from importers.lines import iter_lines
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
-from projects.s3 import BucketAccess, bucket_access
+from projects.s3 import BucketAccess, RefKind, SourceRefRule, bucket_access
 
 # Larger batches cost the writer fewer round trips per line (each may wait for the parsing thread to yield the
 # GIL); 10,000 staged lines are about 3 MB.
@@ -39,6 +40,7 @@ PREFETCH_BATCHES = 2
 INVALID_JSON = "ERROR_INVALID_JSON_LINE"
 CHUNK_BYTES = 1 << 20
 INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
+BUCKET_NOT_ALLOWED = "ERROR_BUCKET_NOT_ALLOWED"
 
 
 class ManifestFailure(GroundworkError):
@@ -50,7 +52,7 @@ def manifest_source_params(*, project_id: int, s3_uri: str, connection: int | No
         bucket, key = parse_s3_uri(s3_uri)
     except ValueError as exc:
         raise InvalidInput(f"{s3_uri!r} {exc}.", code="invalid_s3_uri", fields={"source.s3_uri": str(exc)}) from None
-    bucket_access(project_id=project_id, bucket=bucket, key_prefix=key, connection_id=connection)
+    bucket_access(project_id=project_id, bucket=bucket, key_prefix=key, connection_id=connection, folder=False)
     return {"s3_uri": s3_uri, "bucket": bucket, "key": key, "connection": connection}
 
 
@@ -116,15 +118,18 @@ def run_manifest_import(job: ImportJob) -> None:
             bucket=job.params["bucket"],
             key_prefix=job.params["key"],
             connection_id=job.params.get("connection"),
+            folder=False,
         )
     line, offset = job.checkpoint.get("line", 0), job.checkpoint.get("offset", 0)
     if access is not None:
         chunks = _s3_chunks(job, access, offset, _s3_manifest_size(job, access))
     else:
         chunks = _stored_chunks(job, offset)
-    connection_bucket = job.params.get("bucket") if job.params.get("connection") else None
-    allowed = {settings.AWS_STORAGE_BUCKET_NAME, connection_bucket}
-    for batch in prefetch(_parsed_batches(chunks, first_line=line + 1, allowed=allowed), depth=PREFETCH_BATCHES):
+    # Judged in the read-ahead thread: the rule holds no database access once built.
+    rule = SourceRefRule(
+        project_id=job.dataset.project_id, connections=[access.connection] if access and access.connection else []
+    )
+    for batch in prefetch(_parsed_batches(chunks, first_line=line + 1, rule=rule), depth=PREFETCH_BATCHES):
         job = _write_batch(job.pk, batch)
     _check_totals(job)
     probe_job_entries(job, _readable_buckets(job, access))
@@ -143,11 +148,12 @@ class ParsedBatch:
     seen: int  # lines that are not blank
     rejected: int
     errors: list[tuple[int | None, str, str, str]]  # (line, source_ref, code, message), in line order
-    line_of: dict[str, int]  # the line of each staged source_ref
+    line_of: dict[str, int]  # the line of each staged source_ref (and each platform file's)
     staged: StagedEntries
+    platform_files: list[tuple[EntryDraft, str]]  # drafts naming a file of the platform's storage, its name
 
 
-def _parsed_batches(chunks: Iterator[bytes], *, first_line: int, allowed: set[str | None]) -> Iterator[ParsedBatch]:
+def _parsed_batches(chunks: Iterator[bytes], *, first_line: int, rule: SourceRefRule) -> Iterator[ParsedBatch]:
     batch: list[tuple[int, bytes | None]] = []
     end = 0
     for number, raw, end in iter_lines(chunks, max_line_bytes=4 * MAX_LINE_CHARS, first_line=first_line):
@@ -158,16 +164,17 @@ def _parsed_batches(chunks: Iterator[bytes], *, first_line: int, allowed: set[st
             )
         batch.append((number, raw))
         if len(batch) == BATCH_LINES:
-            yield _parse_batch(batch, end, allowed)
+            yield _parse_batch(batch, end, rule)
             batch = []
     if batch:
-        yield _parse_batch(batch, end, allowed)
+        yield _parse_batch(batch, end, rule)
 
 
-def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, allowed: set[str | None]) -> ParsedBatch:
+def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, rule: SourceRefRule) -> ParsedBatch:
     errors: list[tuple[int | None, str, str, str]] = []
     drafts: dict[str, EntryDraft] = {}
     line_of: dict[str, int] = {}
+    platform_files: dict[str, str] = {}
     seen = rejected = 0
     for number, raw in batch:
         if raw is not None and not raw.strip():  # blank lines are not objects
@@ -177,11 +184,9 @@ def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, allowed: se
             if raw is None:
                 raise LineRejected(INVALID_JSON, "the line is over 100,000 characters", line_number=number)
             draft = parse_line(raw, line_number=number)
-            bucket = draft.source_ref[5:].partition("/")[0]
-            if bucket not in allowed:
-                raise LineRejected(
-                    "ERROR_BUCKET_NOT_ALLOWED", f"the bucket {bucket!r} is not readable here", line_number=number
-                )
+            verdict = rule.judge(draft.source_ref)
+            if verdict.kind in (RefKind.FOREIGN, RefKind.FORBIDDEN):
+                raise LineRejected(BUCKET_NOT_ALLOWED, verdict.problem, line_number=number)
             if draft.source_ref in drafts:
                 raise LineRejected(
                     "ERROR_DUPLICATE_SOURCE_REF",
@@ -193,6 +198,8 @@ def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, allowed: se
             errors.append((number, "", refused.code, refused.message))
             continue
         drafts[draft.source_ref], line_of[draft.source_ref] = draft, number
+        if verdict.kind is RefKind.PLATFORM_FILE:
+            platform_files[draft.source_ref] = verdict.storage_name
         errors += [(number, draft.source_ref, e.code, f"line {number}: {e.message}") for e in draft.errors]
     return ParsedBatch(
         first_line=batch[0][0],
@@ -202,7 +209,8 @@ def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, allowed: se
         rejected=rejected,
         errors=errors,
         line_of=line_of,
-        staged=entries_stage(list(drafts.values())),
+        staged=entries_stage([draft for ref, draft in drafts.items() if ref not in platform_files]),
+        platform_files=[(drafts[ref], name) for ref, name in platform_files.items()],
     )
 
 
@@ -242,6 +250,16 @@ def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
         dataset_id=dataset.pk, staged=batch.staged, origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by
     )
     errors, rejected, skipped = list(batch.errors), batch.rejected, 0
+    if batch.platform_files:
+        uploaded_ids, uploaded_existing, refused = entries_add_own_uploads(
+            dataset_id=dataset.pk, project_id=dataset.project_id, drafts=batch.platform_files,
+            origin=Origin.IMPORT, origin_id=job.pk, user=job.created_by,
+        )  # fmt: skip
+        created_ids, existing = created_ids + uploaded_ids, existing + uploaded_existing
+        for ref in refused:
+            rejected += 1
+            message = f"line {batch.line_of[ref]}: {ref} is a file of another project; it is not readable here"
+            errors.append((batch.line_of[ref], "", BUCKET_NOT_ALLOWED, message))
     if existing:
         origins = dict(
             Image.objects.filter(dataset_id=dataset.pk, source_ref__in=existing).values_list("source_ref", "origin_id")
@@ -258,7 +276,8 @@ def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
     ensure_quota(
         dataset=dataset,
         new_entries=len(created_ids),
-        adding_boxes=bool(batch.staged.with_boxes.difference(existing)),
+        adding_boxes=bool(batch.staged.with_boxes.difference(existing))
+        or any(draft.boxes and draft.source_ref not in existing for draft, _ in batch.platform_files),
         already_added=job.imported,
     )
     if job.params.get("connection"):

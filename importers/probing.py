@@ -56,6 +56,7 @@ def _next_page(job: ImportJob, *, after: int) -> list[tuple[int, str, int | None
     """(id, source_ref, byte_size, has boxes) of the job's next PROBE_PAGE entries after id `after`."""
     return list(
         Image.objects.filter(dataset_id=job.dataset_id, origin=Origin.IMPORT, origin_id=job.pk, pk__gt=after)
+        .filter(storage_name="")  # the platform's own files were checked when they were uploaded
         .annotate(boxed=Exists(BoundingBox.objects.filter(image_id=OuterRef("pk"))))
         .order_by("pk")
         .values_list("pk", "source_ref", "byte_size", "boxed")[:PROBE_PAGE]

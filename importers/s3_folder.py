@@ -29,7 +29,7 @@ from importers.folder_labels import (
 from importers.jobs import JobCanceled, add_line_errors, cancel_requested, commit_without_flush_wait
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
-from projects.s3 import BucketAccess, bucket_access
+from projects.s3 import BucketAccess, RefKind, SourceRefRule, bucket_access
 
 LIST_PAGE_SIZE = 1000
 
@@ -93,6 +93,9 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
     commit_without_flush_wait()
     dataset = dataset_lock(dataset_id=job.dataset_id)
     prefix, auto_label = job.params["prefix"], job.params["auto_label"]
+    # The listing is of a folder the rule allowed; each key is judged again (a key with ".." segments, or one
+    # a looser listing prefix let through, is reported and never read).
+    rule = SourceRefRule(project_id=dataset.project_id, connections=[access.connection] if access.connection else [])
     drafts: dict[str, EntryDraft] = {}
     sizes: dict[str, int] = {}
     problems: list[tuple[str, str, str]] = []
@@ -106,6 +109,11 @@ def _register_page(job_id: int, access: BucketAccess, page: dict, *, token: str 
             skipped += 1
             continue
         ref = f"s3://{access.bucket}/{key}"
+        verdict = rule.judge(ref)
+        if verdict.kind is not RefKind.READABLE:
+            skipped += 1
+            problems.append((ref, "bucket_not_allowed", verdict.problem or f"{ref} is not readable here"))
+            continue
         label = folder_label_for_key(key, prefix) if auto_label else None
         if label is not None and label.problem:
             problems.append((ref, "invalid_folder_label", label.problem))

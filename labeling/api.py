@@ -152,7 +152,7 @@ class JobNextApi(ProjectScopedApi):
         image = assignment.task.image
         assignment.work_image = {
             "id": image.pk,
-            "image_url": entry_image_url(image),
+            "image_url": entry_image_url(image, project_id=job.project_id),
             "width": image.width,
             "height": image.height,
             "orientation": image.orientation,

@@ -255,8 +255,8 @@ class TaskOutputSerializer(serializers.ModelSerializer):
         return {
             "id": image.pk,
             "source_ref": image.source_ref,
-            "image_url": entry_image_url(image),
-            "thumbnail_url": entry_thumbnail_url(image),
+            "image_url": entry_image_url(image, project_id=task.job.project_id),
+            "thumbnail_url": entry_thumbnail_url(image, project_id=task.job.project_id),
             "width": image.width,
             "height": image.height,
         }

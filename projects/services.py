@@ -6,10 +6,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.s3_names import bucket_name_problem
+from core.s3_names import bucket_name_problem, key_segment_problem
 from projects.credentials import encrypt_secret
 from projects.models import Membership, Project, Role, StorageConnection
 from projects.permissions import check_membership_change
+from projects.s3 import drop_folder_uri, is_server_bucket
 
 
 @transaction.atomic
@@ -142,10 +143,23 @@ def connection_create(
     region: str = "",
 ) -> StorageConnection:
     """Register access to an external bucket; the secret is stored encrypted. Raises InvalidInput
-    `connection_name_taken`, `invalid_bucket`."""
+    `connection_name_taken`, `invalid_bucket`, `invalid_prefix`, `bucket_not_allowed` (the server's bucket)."""
     problem = bucket_name_problem(bucket)
     if problem:
         raise InvalidInput(f"Bucket name {bucket!r} {problem}.", code="invalid_bucket", fields={"bucket": problem})
+    if is_server_bucket(bucket):  # whatever keys it holds: the server's bucket is never read through one
+        raise InvalidInput(
+            f"{bucket!r} is the server's own bucket; put files in this project's drop folder "
+            f"{drop_folder_uri(project_id)} and import them from there, without a connection.",
+            code="bucket_not_allowed",
+            fields={"bucket": "The server's bucket."},
+        )
+    if key_segment_problem(prefix.lstrip("/"), folder=True):
+        raise InvalidInput(
+            f"The prefix {prefix!r} {key_segment_problem(prefix.lstrip('/'), folder=True)}.",
+            code="invalid_prefix",
+            fields={"prefix": "Not a plain key prefix."},
+        )
     if StorageConnection.objects.filter(project_id=project_id, name=name).exists():
         raise InvalidInput(
             f"The project has a connection called {name!r} already.",

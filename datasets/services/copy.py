@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
-from datasets.models import BoundingBox, Image, ImageLabel, Label, Origin
+from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label, Origin
 from datasets.services.datasets import ensure_quota
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
 
@@ -44,10 +44,12 @@ def _copy_statements() -> list[str]:
         f"""INSERT INTO {label} (dataset_id, name, entry_count, bounding_box_count, created_at)
             SELECT %(target)s, name, entry_count, bounding_box_count, created_at
             FROM {label} WHERE dataset_id = %(source)s ORDER BY id""",
+        # A storage connection belongs to its project: a copy into another project cannot read through it.
         f"""INSERT INTO {image} (id, dataset_id, source_ref, storage_name, width, height, format, byte_size,
-                orientation, thumbnail_name, errors, has_errors, is_labeled, updated_at, {provenance})
+                orientation, thumbnail_name, errors, has_errors, is_labeled, updated_at, connection_id, {provenance})
             SELECT map.new_id, %(target)s, source_ref, storage_name, width, height, format, byte_size,
                 orientation, thumbnail_name, errors, has_errors, is_labeled, %(now)s,
+                CASE WHEN %(same_project)s THEN connection_id END,
                 %(origin)s, %(origin_id)s, %(user_id)s, %(now)s
             FROM {MAP} map JOIN {image} old ON old.id = map.old_id ORDER BY map.new_id""",
         # Labels and boxes keep their own provenance: a copy does not make them anybody else's work.
@@ -96,6 +98,7 @@ def dataset_copy_entries(
         "origin": Origin.COPY.value,
         "origin_id": origin_id,
         "user_id": getattr(user, "pk", None),
+        "same_project": Dataset.objects.filter(pk=source_id, project_id=target.project_id).exists(),
     }
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {MAP}")
