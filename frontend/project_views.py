@@ -32,6 +32,7 @@ from labeling.selectors import jobs_of_project, teams_of_project
 from projects import selectors, services
 from projects.models import Project, Role
 from projects.permissions import ASSIGNABLE_ROLES, Access, Capability, role_allows
+from projects.s3 import drop_folder_uri
 
 
 @login_required
@@ -104,6 +105,7 @@ def _project_page(request: HttpRequest, project: Project, access: Access, **form
         "can_invite": bool(assignable),
         "member_form": forms.get("member_form") or MemberAddForm(roles=assignable),
         "can_see_connections": can_manage_datasets,
+        "drop_folder": drop_folder_uri(project.pk) if can_manage_datasets else None,
         "can_manage_connections": access.allows(Capability.CONNECTIONS_MANAGE),
         "connections": selectors.project_connections(project_id=project.pk) if can_manage_datasets else [],
         "connection_form": forms.get("connection_form") or ConnectionForm(),

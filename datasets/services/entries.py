@@ -12,7 +12,7 @@ from core.errors import NotFound
 from datasets.models import Dataset, Image, Origin
 from datasets.services.annotations import AnnotationChange, entries_replace_annotations
 from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
-from datasets.services.stats import dataset_lock
+from datasets.services.stats import dataset_lock, dataset_refresh_stats
 from datasets.validation import BoxInput
 
 
@@ -62,5 +62,23 @@ def entry_delete(*, dataset_id: int, entry_id: int) -> None:
         labeled_entries=F("labeled_entries") - int(entry.is_labeled),
         error_entries=F("error_entries") - int(entry.has_errors),
     )
+    # A copy (or a re-import of an export) shares the stored file: it goes only with the last entry naming it.
+    shared = set(Image.objects.filter(storage_name__in=stored).values_list("storage_name", flat=True))
+    shared |= set(Image.objects.filter(thumbnail_name__in=stored).values_list("thumbnail_name", flat=True))
+    stored = [name for name in stored if name not in shared]
     if stored:
         transaction.on_commit(lambda: [default_storage.delete(name) for name in stored])
+
+
+@transaction.atomic
+def entries_delete(*, dataset_id: int, entry_ids: Sequence[int]) -> int:
+    """Delete some entries of a dataset (with their labels and boxes) under its lock, label counts and stats
+    kept true; returns how many were deleted. Stored files are left alone (an operator's clean-up path)."""
+    dataset_lock(dataset_id=dataset_id)
+    ids = list(Image.objects.filter(dataset_id=dataset_id, pk__in=entry_ids).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    label_counts_apply(add_contributions((Counter(), Counter()), contributions_of(ids), sign=-1))
+    Image.objects.filter(pk__in=ids).delete()
+    dataset_refresh_stats(dataset_id=dataset_id)
+    return len(ids)
