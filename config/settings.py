@@ -45,7 +45,7 @@ if env_bool("SECURE_PROXY_SSL", False):
     CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.apps.GroundworkAdminConfig",  # django.contrib.admin, its sign-in throttled (core.admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,10 +1,17 @@
 """Server-rendered pages (session login). The pages read through the same selectors as the API."""
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from core.sign_in import ThrottledAuthenticationForm, throttled_sign_in
 from projects.selectors import projects_visible_to
+
+# Django's login view, under the token endpoint's login throttles (a refused attempt is a 429 of this page).
+sign_in = throttled_sign_in(
+    LoginView.as_view(template_name="frontend/login.html", authentication_form=ThrottledAuthenticationForm)
+)
 
 
 @login_required
