@@ -134,6 +134,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# An API token unused this long expires (sliding: every use extends it; see core.tokens).
+API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 30)
+if not 1 <= API_TOKEN_LIFETIME_DAYS <= 3650:
+    raise ImproperlyConfigured("API_TOKEN_LIFETIME_DAYS must be between 1 and 3650.")
 LOGIN_URL = "frontend:login"
 LOGIN_REDIRECT_URL = "frontend:home"
 LOGOUT_REDIRECT_URL = "frontend:login"

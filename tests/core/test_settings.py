@@ -85,3 +85,10 @@ def test_beat_schedules_the_stalled_import_sweep():
     app.loader.import_default_modules()
     entry = app.conf.beat_schedule["requeue-stalled-imports"]
     assert entry["task"] in app.tasks
+
+
+def test_a_token_lifetime_below_a_day_is_refused():
+    result = run_settings({"API_TOKEN_LIFETIME_DAYS": "0"})
+
+    assert result.returncode != 0
+    assert "API_TOKEN_LIFETIME_DAYS must be between 1 and 3650" in result.stderr
