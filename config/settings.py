@@ -44,9 +44,13 @@ if env_bool("SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Only behind TLS: a browser that saw the header keeps to HTTPS for this long (a year by default). Subdomains
+    # are left out unless told, since they may be other people's servers that do not speak HTTPS.
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.apps.GroundworkAdminConfig",  # django.contrib.admin, its sign-in throttled (core.admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +61,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "core",
     "projects",
     "datasets",
@@ -67,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,6 +100,21 @@ TEMPLATES = [
         },
     },
 ]
+
+# Every page: resources from this origin only, no inline script or style, no plugins, no framing; images also
+# from S3 (core.csp adds the endpoint's origin). The API docs page widens img-src for Swagger UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- database ---------------------------------------------------------------------------------------
 
@@ -135,6 +156,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# An API token unused this long expires (sliding: every use extends it; see core.tokens).
+API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 30)
+if not 1 <= API_TOKEN_LIFETIME_DAYS <= 3650:
+    raise ImproperlyConfigured("API_TOKEN_LIFETIME_DAYS must be between 1 and 3650.")
 LOGIN_URL = "frontend:login"
 LOGIN_REDIRECT_URL = "frontend:home"
 LOGOUT_REDIRECT_URL = "frontend:login"

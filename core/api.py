@@ -3,7 +3,6 @@
 from django.contrib.auth import authenticate, get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.errors import InvalidInput
 from core.throttling import LoginAddressThrottle, LoginUsernameThrottle
+from core.tokens import token_for_login, tokens_revoke
 
 
 class TokenCreateApi(APIView):
@@ -34,15 +34,14 @@ class TokenCreateApi(APIView):
         user = authenticate(request, **data.validated_data)
         if user is None:
             raise InvalidInput("Unable to log in with the username and password given.", code="invalid_credentials")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response({"token": token_for_login(user=user).key})
 
     @extend_schema(request=None, responses={204: None}, operation_id="auth_token_delete")
     def delete(self, request: Request) -> Response:
         """Revoke the caller's token (log out every API client that uses it)."""
         if not request.user.is_authenticated:
             raise NotAuthenticated()
-        Token.objects.filter(user=request.user).delete()
+        tokens_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get_throttles(self) -> list:

@@ -7,7 +7,8 @@ app_name = "frontend"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
+    path("favicon.ico", views.favicon, name="favicon"),
+    path("login/", views.sign_in, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/new/", project_views.project_new, name="project_new"),
     path("projects/<int:project_id>/", project_views.project_detail, name="project"),

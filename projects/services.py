@@ -7,6 +7,7 @@ from django.db.models import ProtectedError
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.s3_names import bucket_name_problem, key_segment_problem
+from labeling.services.members import project_member_left
 from projects.credentials import encrypt_secret
 from projects.models import Membership, Project, Role, StorageConnection
 from projects.permissions import check_membership_change
@@ -120,7 +121,8 @@ def membership_change_role(
 
 @transaction.atomic
 def membership_remove(*, project_id: int, actor: AbstractBaseUser, actor_role: Role, user_id: int) -> None:
-    """Remove member `user_id` (any member may remove themselves). Raises Conflict `last_owner`."""
+    """Remove member `user_id` (any member may remove themselves): they also leave the project's labeling teams and
+    give back their leases in its jobs. Raises Conflict `last_owner`."""
     project = _lock_project(project_id)
     membership = _membership_of(project=project, user_id=user_id)
     check_membership_change(
@@ -128,6 +130,8 @@ def membership_remove(*, project_id: int, actor: AbstractBaseUser, actor_role: R
     )
     _ensure_not_last_owner(project=project, membership=membership)
     membership.delete()
+    # Teams and leases are labeling's data: it is told, and changes them in this transaction.
+    project_member_left(project_id=project.pk, user_id=user_id)
 
 
 @transaction.atomic

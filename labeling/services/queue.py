@@ -59,6 +59,25 @@ def leases_expire(*, now: datetime | None = None, job_id: int | None = None, lim
         return len(rows)
 
 
+def leases_release_of_worker(*, project_id: int, worker_id: int) -> int:
+    """Give back every lease `worker_id` holds in the project's jobs, at once (they left the project); returns how
+    many. A lease being submitted this instant is waited for, and left alone once submitted. Must run inside a
+    transaction when called from another service; on its own it opens one.
+    """
+    with transaction.atomic(savepoint=False):
+        # Lock order as everywhere here: the assignment rows (only those: `of`), then the tasks' slots.
+        rows = list(
+            Assignment.objects.filter(worker_id=worker_id, status=AssignmentStatus.LEASED, job__project_id=project_id)
+            .select_for_update(of=("self",))
+            .values_list("pk", "task_id")
+        )
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=AssignmentStatus.RELEASED)
+        _return_slots(task_id for _, task_id in rows)
+        return len(rows)
+
+
 def jobs_expire(*, now: datetime | None = None) -> int:
     """Jobs past their lifetime that are not done become `expired` (their open tasks get no more workers)."""
     now = now or timezone.now()

@@ -7,10 +7,10 @@ from django.conf import settings
 from config.celery import app
 
 
-def run_settings(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+def run_settings(env_overrides: dict[str, str], code: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}}
     env.update(env_overrides, DJANGO_SETTINGS_MODULE="config.settings")
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    code = code or "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=settings.BASE_DIR, timeout=60
     )
@@ -85,3 +85,10 @@ def test_beat_schedules_the_stalled_import_sweep():
     app.loader.import_default_modules()
     entry = app.conf.beat_schedule["requeue-stalled-imports"]
     assert entry["task"] in app.tasks
+
+
+def test_a_token_lifetime_below_a_day_is_refused():
+    result = run_settings({"API_TOKEN_LIFETIME_DAYS": "0"})
+
+    assert result.returncode != 0
+    assert "API_TOKEN_LIFETIME_DAYS must be between 1 and 3650" in result.stderr

@@ -90,7 +90,7 @@ def test_upload_from_this_computer_lists_every_refused_file_with_its_reason(page
 
     page.get_by_label("Labels for every image of this upload").fill("kitchen")
     page.locator("#files").set_input_files(files)
-    page.wait_for_function("document.querySelectorAll('#batches li[data-state]').length == 2", timeout=60_000)
+    expect(page.locator("#batches li[data-state]")).to_have_count(2, timeout=60_000)
     screenshot(page, "upload-done")
     expect(page.locator("#summary")).to_have_text("21 images added, 1 file not added (listed below).", timeout=60_000)
     expect(page.locator("#batches li")).to_have_count(2)  # 20 files a batch

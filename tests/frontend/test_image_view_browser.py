@@ -1,6 +1,7 @@
 """The image view in a real browser: draw a box with the mouse, save it, undo."""
 
 import pytest
+from playwright.sync_api import expect
 
 from datasets.models import BoundingBox
 from projects import services as project_services
@@ -34,7 +35,7 @@ def test_a_box_drawn_with_the_mouse_is_saved_in_image_pixels(page, entry):
     log_in(page, "ada")
     page.goto(f"/datasets/{dataset.pk}/entries/{first}/")
     page.locator("#overlay").wait_for()
-    page.wait_for_function("document.getElementById('photo').complete")
+    expect(page.locator("#photo")).to_have_js_property("complete", True)
     screenshot(page, "image-view")
 
     page.get_by_label("Label for new boxes").fill("echo-dot")

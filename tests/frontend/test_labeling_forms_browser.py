@@ -2,6 +2,7 @@
 workbench: the answer arrives in the database with the box where it was drawn."""
 
 import pytest
+from playwright.sync_api import expect
 
 from labeling.models import Assignment, AssignmentStatus, LabelingJob, Team
 from projects import services as project_services
@@ -58,9 +59,8 @@ def test_a_manager_creates_a_team_and_a_box_job_and_an_annotator_draws_a_box(new
     worker.goto(f"/jobs/{job.pk}/work/")
     worker.get_by_role("button", name="Start working").click()
     worker.locator("#work[aria-busy=false]").wait_for()
-    worker.wait_for_function(
-        "() => { const p = document.getElementById('photo'); return p.complete && p.naturalWidth }"
-    )
+    expect(worker.locator("#photo")).to_have_js_property("complete", True)
+    expect(worker.locator("#photo")).not_to_have_js_property("naturalWidth", 0)
     photo = worker.locator("#photo").bounding_box()
     # From a quarter to three quarters of the shown image, in both directions.
     x0, y0 = photo["x"] + photo["width"] * 0.25, photo["y"] + photo["height"] * 0.25

@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from datasets.models import ImageLabel
 from datasets.services.uploads import UploadedFileInput, images_upload
@@ -64,7 +65,8 @@ def lab():
 def wait_for_image(page, submitted):
     page.locator("#done-count").get_by_text(f"{submitted} submitted").wait_for()
     page.locator("#work[aria-busy=false]").wait_for()
-    page.wait_for_function("() => { const p = document.getElementById('photo'); return p.complete && p.naturalWidth }")
+    expect(page.locator("#photo")).to_have_js_property("complete", True)
+    expect(page.locator("#photo")).not_to_have_js_property("naturalWidth", 0)
 
 
 def answer(page, key, submitted_before):
