@@ -4,16 +4,17 @@ from collections.abc import Iterable, Iterator
 
 
 def iter_lines(
-    chunks: Iterable[bytes], *, max_line_bytes: int, first_line: int = 1
+    chunks: Iterable[bytes], *, max_line_bytes: int, first_line: int = 1, first_offset: int = 0
 ) -> Iterator[tuple[int, bytes | None, int]]:
     """Yield (line number, line without its end, byte offset just after the line) for every line.
 
     A line longer than `max_line_bytes` is yielded as None and never held whole in memory (a 1 GB file
     without a newline costs one chunk at a time). `\\r\\n` and `\\n` both end a line; a last line without an
-    end is yielded too. Offsets count from the start of the stream, so a reader can resume there.
+    end is yielded too. Offsets are of the file: `first_offset` is where the stream starts in it (a resumed
+    read), so an offset stored after a resume is still one a reader can resume at.
     """
     number = first_line
-    offset = 0
+    offset = first_offset
     buffer = b""
     overlong = False
     for chunk in chunks:

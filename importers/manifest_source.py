@@ -129,7 +129,8 @@ def run_manifest_import(job: ImportJob) -> None:
     rule = SourceRefRule(
         project_id=job.dataset.project_id, connections=[access.connection] if access and access.connection else []
     )
-    for batch in prefetch(_parsed_batches(chunks, first_line=line + 1, rule=rule), depth=PREFETCH_BATCHES):
+    batches = _parsed_batches(chunks, first_line=line + 1, first_offset=offset, rule=rule)
+    for batch in prefetch(batches, depth=PREFETCH_BATCHES):
         job = _write_batch(job.pk, batch)
     _check_totals(job)
     probe_job_entries(job, _readable_buckets(job, access))
@@ -153,10 +154,13 @@ class ParsedBatch:
     platform_files: list[tuple[EntryDraft, str]]  # drafts naming a file of the platform's storage, its name
 
 
-def _parsed_batches(chunks: Iterator[bytes], *, first_line: int, rule: SourceRefRule) -> Iterator[ParsedBatch]:
+def _parsed_batches(
+    chunks: Iterator[bytes], *, first_line: int, first_offset: int, rule: SourceRefRule
+) -> Iterator[ParsedBatch]:
     batch: list[tuple[int, bytes | None]] = []
-    end = 0
-    for number, raw, end in iter_lines(chunks, max_line_bytes=4 * MAX_LINE_CHARS, first_line=first_line):
+    end = first_offset
+    lines = iter_lines(chunks, max_line_bytes=4 * MAX_LINE_CHARS, first_line=first_line, first_offset=first_offset)
+    for number, raw, end in lines:
         if number > settings.MANIFEST_MAX_LINES:
             raise ManifestFailure(
                 f"The manifest has more than {settings.MANIFEST_MAX_LINES:,} lines.",

@@ -49,3 +49,29 @@ def test_any_chunking_gives_the_same_lines(lines, size):
     read = [line for _, line, _ in iter_lines(chunks_of(data, size), max_line_bytes=1000)]
 
     assert read == lines
+
+
+@given(
+    lines=st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=30),
+    chunk=st.integers(min_value=1, max_value=9),
+    cuts=st.lists(st.integers(min_value=0, max_value=29), min_size=1, max_size=2),
+)
+def test_resuming_at_a_stored_offset_twice_reads_exactly_what_an_uninterrupted_read_reads(lines, chunk, cuts):
+    data = b"\n".join(lines) + b"\n"
+    whole = list(iter_lines(chunks_of(data, chunk), max_line_bytes=100))
+    read, line, offset = [], 0, 0
+    for cut in sorted(cuts):  # a worker killed after `cut` lines, resumed from the checkpoint it stored
+        resumed = iter_lines(
+            chunks_of(data[offset:], chunk), max_line_bytes=100, first_line=line + 1, first_offset=offset
+        )
+        for item in resumed:
+            read.append(item)
+            line, offset = item[0], item[2]
+            if line > cut:
+                break
+    read += list(
+        iter_lines(chunks_of(data[offset:], chunk), max_line_bytes=100, first_line=line + 1, first_offset=offset)
+    )
+
+    assert read == whole
+    assert all(data[end - 1 : end] == b"\n" for _, _, end in whole)  # every offset is a line's end in the file
