@@ -12,6 +12,7 @@ from datasets.export_rows import RowWriter
 from datasets.manifest import BoxDraft, EntryDraft, parse_line, serialize_entry
 from datasets.models import Image
 from tests.fixtures.datasets import Box, Draft, Error, make_dataset
+from tests.fixtures.s3 import s3_keys
 
 NAMES = {
     1: "cat",
@@ -25,10 +26,7 @@ NAMES = {
 JOB = 'groundwork/train "set"'
 DATE = "2024-03-01T10:15:00.123456"
 
-refs = st.builds(
-    lambda key: f"s3://bkt-1.example/{key}",
-    st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), min_size=1, max_size=40),
-)
+refs = st.builds(lambda key: f"s3://bkt-1.example/{key}", s3_keys(max_segments=4, max_segment_size=10))
 confidences = st.one_of(
     st.none(),
     st.floats(min_value=0, max_value=1),

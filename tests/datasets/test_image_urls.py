@@ -51,18 +51,28 @@ def test_a_forged_path_cannot_reach_other_files(client):
 
 
 @pytest.mark.s3
-def test_images_in_the_default_bucket_get_a_presigned_get(project_with_roles, s3):
-    s3.put("shelf/0001.jpg", b"jpeg bytes")
+def test_images_in_the_projects_drop_folder_get_a_presigned_get(project_with_roles, s3):
+    project = project_with_roles.project
+    ref = s3.put_in_drop(project, "shelf/0001.jpg", b"jpeg bytes")
+    s3.put("shelf/0002.jpg", b"root bytes")  # at the root of the server's bucket, outside the drop folder
     dataset = make_dataset(
-        project_with_roles.project,
-        drafts=[Draft(f"s3://{s3.bucket}/shelf/0001.jpg"), Draft("s3://someone-elses-bucket/private.jpg")],
+        project,
+        drafts=[
+            Draft(ref),
+            Draft(f"s3://{s3.bucket}/shelf/0002.jpg"),  # a row stored before the rule (make_dataset skips it)
+            Draft("s3://someone-elses-bucket/private.jpg"),
+        ],
     )
     client = project_with_roles.client("viewer")
 
     ours = entry_of(client, dataset, "0001")
+    root = entry_of(client, dataset, "0002")
     theirs = entry_of(client, dataset, "private")
 
     assert requests.get(ours["image_url"], timeout=10).content == b"jpeg bytes"
     assert "X-Amz-Expires=" in ours["image_url"]
+    assert requests.get(ours["thumbnail_url"], timeout=10).content == b"jpeg bytes"  # no thumbnail: the image
+    # The rule is judged at each signing: the server's bucket outside the project's folders is never signed.
+    assert (root["image_url"], root["thumbnail_url"]) == (None, None)
     # Never sign another bucket with the server's credentials.
     assert theirs["image_url"] is None

@@ -18,6 +18,7 @@ from datasets.manifest import (
     parse_s3_uri,
     serialize_entry,
 )
+from tests.fixtures.s3 import s3_keys
 
 DATE = "2024-03-01T10:15:00.000000"
 
@@ -370,12 +371,57 @@ def test_source_ref_that_is_not_a_string_is_rejected(ref):
     [
         ("s3://acme-img/pets/p001.jpg", ("acme-img", "pets/p001.jpg")),
         ("s3://a.b-c.1/x", ("a.b-c.1", "x")),
-        ("s3://acme-img//double/slash key?.jpg", ("acme-img", "/double/slash key?.jpg")),
+        ("s3://acme-img/a space/key?.jpg#x", ("acme-img", "a space/key?.jpg#x")),
+        ("s3://acme-img/%2e%2e/a%2F%2Fb.jpg", ("acme-img", "%2e%2e/a%2F%2Fb.jpg")),  # not percent-decoded
+        ("s3://acme-img/.../.a/a./..b", ("acme-img", ".../.a/a./..b")),  # dots, but no "." or ".." segment
         ("s3://acme-img/" + "é" * 512, ("acme-img", "é" * 512)),
     ],
 )
 def test_s3_uri_splits_into_bucket_and_verbatim_key(uri, expected):
     assert parse_s3_uri(uri) == expected
+
+
+# S3 stores these keys literally, but a proxy, an S3-compatible server or a local path may resolve them to
+# another object: they are refused, never rewritten.
+REFUSED_KEY_SHAPES = [
+    ("s3://acme-img/.", "'.' segment"),
+    ("s3://acme-img/./p.jpg", "'.' segment"),
+    ("s3://acme-img/pets/./p.jpg", "'.' segment"),
+    ("s3://acme-img/pets/.", "'.' segment"),
+    ("s3://acme-img/..", "'..' segment"),
+    ("s3://acme-img/../p.jpg", "'..' segment"),
+    ("s3://acme-img/pets/../../other/p.jpg", "'..' segment"),
+    ("s3://acme-img/pets/..", "'..' segment"),
+    ("s3://acme-img/a//b.jpg", "empty segment"),
+    ("s3://acme-img//double/slash key?.jpg", "empty segment"),  # a leading "/"
+    ("s3://acme-img///p.jpg", "empty segment"),
+    ("s3://acme-img/pets/", "empty segment"),  # an object key ending in "/" is a folder, not an image
+    ("s3://acme-img/pets\\p.jpg", "backslash"),
+    ("s3://acme-img/\\", "backslash"),
+    ("s3://acme-img/..\\p.jpg", "backslash"),
+]
+
+
+@pytest.mark.parametrize(("uri", "problem"), REFUSED_KEY_SHAPES)
+def test_s3_uri_with_dot_or_empty_segments_or_a_backslash_is_refused(uri, problem):
+    with pytest.raises(ValueError, match=problem):
+        parse_s3_uri(uri)
+
+
+@pytest.mark.parametrize(("uri", "problem"), REFUSED_KEY_SHAPES)
+def test_source_ref_with_dot_or_empty_segments_or_a_backslash_is_rejected(uri, problem):
+    caught = rejected(
+        variant(CLASSIFICATION, lambda o: o.update({"source-ref": uri})), "ERROR_INVALID_SOURCE_REF_FORMAT"
+    )
+
+    assert problem in caught.message
+
+
+def test_a_folder_uri_may_end_in_a_slash_but_has_no_other_empty_or_dot_segment():
+    assert parse_s3_uri("s3://acme-img/pets/", allow_empty_key=True) == ("acme-img", "pets/")
+    for uri in ["s3://acme-img//", "s3://acme-img/pets//", "s3://acme-img/pets/../", "s3://acme-img/./"]:
+        with pytest.raises(ValueError, match="segment"):
+            parse_s3_uri(uri, allow_empty_key=True)
 
 
 def test_s3_folder_uri_may_have_an_empty_key_when_asked():
@@ -900,7 +946,7 @@ def _valid_bucket(name: str) -> bool:
 @st.composite
 def valid_entries(draw) -> EntryDraft:
     bucket = draw(st.from_regex(r"[a-z0-9][a-z0-9.-]{1,30}[a-z0-9]", fullmatch=True).filter(_valid_bucket))
-    key = draw(st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=80))
+    key = draw(s3_keys())
     labels = draw(st.lists(LABEL_NAMES, max_size=50, unique=True))
     confidences = draw(st.lists(CONFIDENCES, min_size=len(labels), max_size=len(labels)))
     width, height = draw(st.integers(64, 4096)), draw(st.integers(64, 4096))

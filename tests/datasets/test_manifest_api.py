@@ -6,6 +6,7 @@ import pytest
 
 from datasets.models import BoundingBox, Image, ImageLabel
 from tests.fixtures.datasets import Box, Draft, assert_counts_true, make_dataset
+from tests.fixtures.s3 import DEFAULT_BUCKET, drop_prefix
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,39 @@ def test_json_body_with_changes_works_too(project_with_roles, dataset):
 
     assert response.status_code == 200
     assert response.json()["created"] == 1
+
+
+def test_lines_in_the_server_bucket_outside_the_drop_folder_are_refused_and_nothing_is_stored(
+    project_with_roles, dataset, settings
+):
+    settings.AWS_STORAGE_BUCKET_NAME = DEFAULT_BUCKET
+    drop = f"s3://{DEFAULT_BUCKET}/{drop_prefix(project_with_roles.project)}"
+    lines = ndjson(
+        {**CLASSIFICATION, "source-ref": f"{drop}pets/ok.jpg"},  # the project's drop folder: readable
+        {**CLASSIFICATION, "source-ref": "s3://acme-img/pets/unread.jpg"},  # a foreign bucket: an unread reference
+        {**CLASSIFICATION, "source-ref": f"s3://{DEFAULT_BUCKET}/pets/root.jpg"},  # the server's bucket, at its root
+    )
+    client = project_with_roles.client("manager")
+
+    refused = post_lines(client, dataset, lines)
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "bucket_not_allowed"
+    assert refused.json()["error"]["fields"]["source-ref"].startswith("line 3:")
+    assert list(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True)) == [
+        "s3://acme-img/pets/p001.jpg"
+    ]
+
+    accepted = post_lines(client, dataset, b"\n".join(lines.splitlines()[:2]))
+
+    assert accepted.status_code == 200, accepted.json()
+    assert (accepted.json()["created"], accepted.json()["updated"]) == (2, 0)
+    assert set(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True)) == {
+        "s3://acme-img/pets/p001.jpg",
+        f"{drop}pets/ok.jpg",
+        "s3://acme-img/pets/unread.jpg",
+    }
+    assert_counts_true(dataset)
 
 
 def test_a_body_over_5_mb_is_refused_and_changes_nothing(project_with_roles, dataset, settings):

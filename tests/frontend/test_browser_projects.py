@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from datasets.models import Dataset, Image, ImageLabel
 from datasets.services.datasets import dataset_create
 from projects import services as project_services
-from projects.models import Membership
+from projects.models import Membership, Project
 from tests.fixtures.api import create_user
 from tests.fixtures.browser import log_in, screenshot
 from tests.fixtures.s3 import png_bytes
@@ -22,8 +22,6 @@ AUTO_LABEL = "Automatically attach a label to my images based on the folder they
 @pytest.mark.worker
 def test_a_new_project_gets_a_dataset_from_an_s3_folder_with_folder_labels(page, s3, celery_worker):
     create_user("ada")
-    for key in ["devices/echo/1.png", "devices/echo/2.png", "devices/echo-dot/1.png", "devices/readme.txt"]:
-        s3.put(key, b"not an image" if key.endswith(".txt") else png_bytes())
 
     log_in(page, "ada")
     screenshot(page, "projects-empty")
@@ -34,11 +32,16 @@ def test_a_new_project_gets_a_dataset_from_an_s3_folder_with_folder_labels(page,
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("heading", name="Alexa devices", level=1)).to_be_visible()
     screenshot(page, "project-empty")
+    # The page names the project's drop folder, the only folder of the server's bucket it reads.
+    drop_folder = page.locator("#drop-folder code").inner_text()
+    assert drop_folder == s3.drop_uri(Project.objects.get(name="Alexa devices"))
+    for key in ["devices/echo/1.png", "devices/echo/2.png", "devices/echo-dot/1.png", "devices/readme.txt"]:
+        s3.put_in_drop(Project.objects.get(), key, b"not an image" if key.endswith(".txt") else png_bytes())
 
     page.get_by_role("link", name="New dataset").click()
     page.get_by_label("Dataset name").fill("devices")
     page.get_by_label("Import images from an S3 folder").check()
-    page.get_by_label("S3 folder location").fill(f"s3://{s3.bucket}/devices/")
+    page.get_by_label("S3 folder location").fill(f"{drop_folder}devices/")
     page.get_by_label(AUTO_LABEL, exact=True).check()
     screenshot(page, "dataset-new-s3-folder")
     page.get_by_role("button", name="Create dataset").click()

@@ -11,10 +11,12 @@ pytestmark = [pytest.mark.s3, pytest.mark.django_db(transaction=True)]
 
 def test_import_s3_folder_command(project_with_roles, s3, capsys):
     for key in ["cli/cat/1.png", "cli/dog/2.png", "cli/notes.txt"]:
-        s3.put(key, b"image bytes")
+        s3.put_in_drop(project_with_roles.project, key, b"image bytes")
     dataset = make_dataset(project_with_roles.project)
 
-    call_command("import_s3_folder", str(dataset.id), f"s3://{s3.bucket}/cli/", "--auto-label", "--quiet")
+    call_command(
+        "import_s3_folder", str(dataset.id), s3.drop_uri(project_with_roles.project, "cli/"), "--auto-label", "--quiet"
+    )
 
     assert "seen 3, imported 2, skipped 1" in capsys.readouterr().out
     assert Image.objects.filter(dataset=dataset, is_labeled=True).count() == 2
@@ -22,7 +24,7 @@ def test_import_s3_folder_command(project_with_roles, s3, capsys):
 
 def test_import_manifest_command_from_a_local_file(project_with_roles, s3, tmp_path):
     line = {
-        "source-ref": f"s3://{s3.bucket}/m/1.jpg",
+        "source-ref": s3.drop_uri(project_with_roles.project, "m/1.jpg"),
         "a": 0,
         "a-metadata": {"class-name": "x", "type": "groundtruth/image-classification"},
     }

@@ -78,6 +78,14 @@ def test_an_s3_folder_uri_gives_bucket_and_folder(uri, expected):
         ("s3://acme..img", "two dots"),
         ("s3://xn--acme", "reserves"),
         ("s3://acme-s3alias", "reserves"),
+        # Keys a proxy or an S3-compatible server may resolve to other objects are refused, never rewritten.
+        ("s3://acme-img/a//b/", "empty segment"),
+        ("s3://acme-img/photos//", "empty segment"),
+        ("s3://acme-img/a/../b", "'..' segment"),
+        ("s3://acme-img/..", "'..' segment"),
+        ("s3://acme-img/./photos", "'.' segment"),
+        ("s3://acme-img/photos/.", "'.' segment"),
+        ("s3://acme-img/a\\b", "backslash"),
     ],
 )
 def test_anything_else_is_refused_with_a_clear_message(uri, message):

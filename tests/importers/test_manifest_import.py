@@ -8,7 +8,7 @@ from datasets.models import BoundingBox, Image, ImageLabel
 from importers import manifest_source, services
 from importers.models import ImportJob, ImportLineError
 from tests.fixtures.datasets import Draft, assert_counts_true, make_dataset
-from tests.fixtures.s3 import png_bytes
+from tests.fixtures.s3 import DEFAULT_BUCKET, drop_prefix, png_bytes
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
 
@@ -45,9 +45,9 @@ def put_images(s3, body: bytes) -> None:
 
 
 def run(project, s3, body: bytes, *, dataset=None, key="gt/output.manifest"):
+    """Import the manifest `body`, put at `key` in the project's drop folder, with the images it names."""
     put_images(s3, body)
-    s3.put(key, body)
-    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/{key}"}
+    source = {"kind": "manifest", "s3_uri": s3.put_in_drop(project, key, body)}
     if dataset is None:
         dataset, job = services.dataset_create_from_source(
             project_id=project.pk, name="from-manifest", type="train", source=source, user=None
@@ -61,7 +61,7 @@ def run(project, s3, body: bytes, *, dataset=None, key="gt/output.manifest"):
 
 
 def test_lines_become_entries_and_bad_lines_are_reported_with_numbers(project_with_roles, s3):
-    ref = f"s3://{s3.bucket}/img"
+    ref = s3.drop_uri(project_with_roles.project, "img")
     body = manifest(
         classification(f"{ref}/1.jpg"),
         boxes(f"{ref}/2.jpg"),
@@ -100,7 +100,7 @@ def test_lines_become_entries_and_bad_lines_are_reported_with_numbers(project_wi
 
 def test_an_uploaded_manifest_is_imported(project_with_roles, s3):
     dataset = make_dataset(project_with_roles.project)
-    body = manifest(*[classification(f"s3://{s3.bucket}/u/{i}.jpg") for i in range(3)])
+    body = manifest(*[classification(s3.drop_uri(project_with_roles.project, f"u/{i}.jpg")) for i in range(3)])
     put_images(s3, body)
 
     response = project_with_roles.client("manager").post(
@@ -127,7 +127,7 @@ def test_an_uploaded_manifest_is_imported(project_with_roles, s3):
         (None, {"MANIFEST_MAX_LINES": 5}, "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"),
         (None, {"MANIFEST_MAX_BYTES": 100}, "ERROR_MANIFEST_SIZE_TOO_LARGE"),
         (
-            b"not json\n" * 3 + b'{"source-ref": "s3://groundwork-default/a.jpg"}\n',
+            b"not json\n" * 3 + b'{"source-ref": "DROP/a.jpg"}\n',  # DROP: the project's drop folder
             {},
             "ERROR_TOO_MANY_RECORDS_IN_ERROR",
         ),
@@ -139,22 +139,22 @@ def test_terminal_errors_leave_the_dataset_as_it_was(
     monkeypatch.setattr(manifest_source, "BATCH_LINES", 2)  # earlier batches are written before the failure
     for name, value in setting.items():
         setattr(settings, name, value)
-    existing = make_dataset(project_with_roles.project, drafts=[Draft(f"s3://{s3.bucket}/kept.jpg", labels=["old"])])
+    kept = s3.drop_uri(project_with_roles.project, "kept.jpg")
+    existing = make_dataset(project_with_roles.project, drafts=[Draft(kept, labels=["old"])])
     if body is None:
-        body = manifest(*[classification(f"s3://{s3.bucket}/t/{i}.jpg") for i in range(8)])
+        body = manifest(*[classification(s3.drop_uri(project_with_roles.project, f"t/{i}.jpg")) for i in range(8)])
+    body = body.replace(b"DROP/", s3.drop_uri(project_with_roles.project).encode())
 
     dataset, job = run(project_with_roles.project, s3, body, dataset=existing)
 
     assert (job.status, job.error_code) == ("failed", code)
-    assert list(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True)) == [
-        f"s3://{s3.bucket}/kept.jpg"
-    ]
+    assert list(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True)) == [kept]
     assert dataset.status == "ready"  # the dataset existed before: it stays usable, unchanged
     assert_counts_true(dataset)
 
 
 def test_a_missing_manifest_is_inaccessible(project_with_roles, s3):
-    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/nowhere.manifest"}
+    source = {"kind": "manifest", "s3_uri": s3.drop_uri(project_with_roles.project, "nowhere.manifest")}
     _, job = services.dataset_create_from_source(
         project_id=project_with_roles.project.pk, name="m", type="train", source=source, user=None
     )
@@ -167,10 +167,11 @@ def test_a_missing_manifest_is_inaccessible(project_with_roles, s3):
 
 def test_a_killed_import_resumes_after_the_last_batch_written(project_with_roles, s3, monkeypatch):
     monkeypatch.setattr(manifest_source, "BATCH_LINES", 4)
-    body = manifest(*[classification(f"s3://{s3.bucket}/r/{i}.jpg") for i in range(10)], {"animal": 1})
+    body = manifest(
+        *[classification(s3.drop_uri(project_with_roles.project, f"r/{i}.jpg")) for i in range(10)], {"animal": 1}
+    )
     put_images(s3, body)
-    s3.put("gt/r.manifest", body)
-    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/gt/r.manifest"}
+    source = {"kind": "manifest", "s3_uri": s3.put_in_drop(project_with_roles.project, "gt/r.manifest", body)}
     dataset, job = services.dataset_create_from_source(
         project_id=project_with_roles.project.pk, name="r", type="train", source=source, user=None
     )
@@ -194,7 +195,7 @@ def test_a_killed_import_resumes_after_the_last_batch_written(project_with_roles
 
 
 def test_source_refs_the_dataset_has_are_skipped(project_with_roles, s3):
-    ref = f"s3://{s3.bucket}/s/1.jpg"
+    ref = s3.drop_uri(project_with_roles.project, "s/1.jpg")
     existing = make_dataset(project_with_roles.project, drafts=[Draft(ref, labels=["mine"])])
 
     dataset, job = run(
@@ -208,13 +209,12 @@ def test_source_refs_the_dataset_has_are_skipped(project_with_roles, s3):
 
 def test_probing_keeps_a_box_lines_image_size_and_records_format_and_bytes(project_with_roles, s3):
     image = png_bytes(96, 64)
-    s3.put("sized/boxed.jpg", image)
-    s3.put("sized/plain.jpg", image)
-    s3.put(
-        "gt/sized.manifest",
-        manifest(boxes(f"s3://{s3.bucket}/sized/boxed.jpg"), classification(f"s3://{s3.bucket}/sized/plain.jpg")),
+    boxed_ref = s3.put_in_drop(project_with_roles.project, "sized/boxed.jpg", image)
+    plain_ref = s3.put_in_drop(project_with_roles.project, "sized/plain.jpg", image)
+    manifest_uri = s3.put_in_drop(
+        project_with_roles.project, "gt/sized.manifest", manifest(boxes(boxed_ref), classification(plain_ref))
     )
-    source = {"kind": "manifest", "s3_uri": f"s3://{s3.bucket}/gt/sized.manifest"}
+    source = {"kind": "manifest", "s3_uri": manifest_uri}
     dataset, job = services.dataset_create_from_source(
         project_id=project_with_roles.project.pk, name="sized", type="train", source=source, user=None
     )
@@ -231,7 +231,7 @@ def test_probing_keeps_a_box_lines_image_size_and_records_format_and_bytes(proje
 
 def test_a_source_ref_repeated_in_a_later_batch_is_reported_and_the_first_kept(project_with_roles, s3, monkeypatch):
     monkeypatch.setattr(manifest_source, "BATCH_LINES", 2)
-    ref = f"s3://{s3.bucket}/rep"
+    ref = s3.drop_uri(project_with_roles.project, "rep")
     existing = make_dataset(project_with_roles.project, drafts=[Draft(f"{ref}/old.jpg", labels=["mine"])])
     body = manifest(
         classification(f"{ref}/1.jpg", name="first"),
@@ -253,4 +253,44 @@ def test_a_source_ref_repeated_in_a_later_batch_is_reported_and_the_first_kept(p
     first = Image.objects.get(dataset=dataset, source_ref=f"{ref}/1.jpg")
     assert list(ImageLabel.objects.filter(image=first).values_list("label__name", flat=True)) == ["first"]
     assert BoundingBox.objects.filter(image__source_ref=f"{ref}/2.jpg").count() == 1
+    assert_counts_true(dataset)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "gt/output.manifest",  # at the root of the server's bucket
+        "projects/gt/output.manifest",  # beside the drop folders, in none
+        "uploads/output.manifest",  # the platform's own files
+        "DROP/../gt/output.manifest",  # out of the drop folder by a ".." segment
+    ],
+)
+def test_a_manifest_in_the_server_bucket_outside_the_drop_folder_is_refused(project_with_roles, s3, key):
+    key = key.replace("DROP/", drop_prefix(project_with_roles.project))
+    s3.put(key, manifest(classification(s3.drop_uri(project_with_roles.project, "1.jpg"))))
+
+    response = project_with_roles.client("manager").post(
+        f"/api/v1/projects/{project_with_roles.project.id}/datasets/",
+        {"name": "x", "source": {"kind": "manifest", "s3_uri": f"s3://{DEFAULT_BUCKET}/{key}"}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == ("invalid_s3_uri" if ".." in key else "bucket_not_allowed")
+    assert not ImportJob.objects.exists()
+
+
+def test_lines_in_the_server_bucket_outside_the_drop_folder_are_refused_and_not_imported(project_with_roles, s3):
+    inside = [s3.drop_uri(project_with_roles.project, f"in/{i}.jpg") for i in range(5)]
+    outside = f"s3://{s3.bucket}/in/5.jpg"
+    s3.put("in/5.jpg", png_bytes(800, 600))  # it exists, at the root: still not the project's to read
+    body = manifest(*[classification(ref) for ref in inside], classification(outside))
+
+    dataset, job = run(project_with_roles.project, s3, body)
+
+    assert (job.status, job.seen, job.imported, job.failed) == ("succeeded", 6, 5, 1)
+    assert list(ImportLineError.objects.filter(job=job).values_list("line", "code")) == [
+        (6, "ERROR_BUCKET_NOT_ALLOWED")
+    ]
+    assert set(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True)) == set(inside)
     assert_counts_true(dataset)

@@ -6,7 +6,7 @@ from datasets.models import Dataset, Image, ImageLabel
 from importers import services
 from importers.models import ImportJob, ImportLineError
 from tests.fixtures.datasets import assert_counts_true, make_dataset
-from tests.fixtures.s3 import png_bytes
+from tests.fixtures.s3 import DEFAULT_BUCKET, drop_prefix, png_bytes
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
 
@@ -24,9 +24,10 @@ KEYS = [
 
 
 @pytest.fixture
-def bucket(s3):
+def bucket(s3, project_with_roles):
+    """The KEYS in the drop folder of the test project (the server's bucket is read nowhere else)."""
     for key in KEYS:
-        s3.put(key, b"" if key.endswith("/") else png_bytes())
+        s3.put_in_drop(project_with_roles.project, key, b"" if key.endswith("/") else png_bytes())
     return s3
 
 
@@ -44,19 +45,23 @@ def import_folder(project, s3_uri, auto_label=True, dataset=None, connection=Non
     return dataset, job
 
 
-def labels_by_key(dataset, bucket_name):
+def labels_by_key(dataset, s3):
+    """The labels of each entry, by its key under the drop folder of the dataset's project."""
     result = {}
     for entry in Image.objects.filter(dataset=dataset):
-        key = entry.source_ref.removeprefix(f"s3://{bucket_name}/")
+        assert entry.source_ref.startswith(s3.drop_uri(dataset.project_id)), entry.source_ref
+        key = entry.source_ref.removeprefix(s3.drop_uri(dataset.project_id))
         result[key] = sorted(ImageLabel.objects.filter(image=entry).values_list("label__name", flat=True))
     return result
 
 
 def test_first_level_folder_names_become_labels(project_with_roles, bucket):
-    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/")
+    dataset, job = import_folder(
+        project_with_roles.project, bucket.drop_uri(project_with_roles.project, "alexa-devices/")
+    )
 
     assert job.status == "succeeded", job.error_message
-    assert labels_by_key(dataset, bucket.bucket) == {
+    assert labels_by_key(dataset, bucket) == {
         "alexa-devices/img.png": [],
         "alexa-devices/echo/img.png": ["echo"],
         "alexa-devices/echo/2.JPG": ["echo"],
@@ -70,38 +75,73 @@ def test_first_level_folder_names_become_labels(project_with_roles, bucket):
 
 
 def test_a_deeper_prefix_without_slash_means_that_folder_only(project_with_roles, bucket):
-    dataset, _ = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/echo-dot")
+    dataset, _ = import_folder(
+        project_with_roles.project, bucket.drop_uri(project_with_roles.project, "alexa-devices/echo-dot")
+    )
 
-    assert labels_by_key(dataset, bucket.bucket) == {
+    assert labels_by_key(dataset, bucket) == {
         "alexa-devices/echo-dot/img.jpeg": [],
         "alexa-devices/echo-dot/white-echo-dot/img.png": ["white-echo-dot"],
     }
 
 
-def test_the_whole_bucket_labels_by_top_level_folder(project_with_roles, bucket):
-    dataset, _ = import_folder(project_with_roles.project, f"s3://{bucket.bucket}")
+def test_the_whole_drop_folder_labels_by_its_top_level_folders(project_with_roles, bucket):
+    dataset, _ = import_folder(project_with_roles.project, bucket.drop_uri(project_with_roles.project))
 
-    labels = labels_by_key(dataset, bucket.bucket)
+    labels = labels_by_key(dataset, bucket)
     assert labels["other/img.png"] == ["other"]
     assert labels["alexa-devices/echo/img.png"] == ["alexa-devices"]
+    assert len(labels) == 7
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "",  # the whole bucket, without a slash
+        "/",  # the whole bucket
+        "alexa-devices/",  # a folder at the root
+        "projects/",  # every project's drop folder
+        "uploads/",  # the platform's own files
+    ],
+)
+def test_the_server_buckets_root_and_its_folders_outside_the_drop_folder_are_refused(
+    project_with_roles, bucket, folder
+):
+    bucket.put("alexa-devices/echo/img.png", png_bytes())  # at the root: not the project's to read
+    uri = f"s3://{DEFAULT_BUCKET}{folder}" if folder in ("", "/") else f"s3://{DEFAULT_BUCKET}/{folder}"
+
+    response = project_with_roles.client("manager").post(
+        f"/api/v1/projects/{project_with_roles.project.id}/datasets/",
+        {"name": "x", "source": {"kind": "s3_folder", "s3_uri": uri}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bucket_not_allowed"
+    assert not Dataset.objects.filter(name="x").exists()
+    assert not ImportJob.objects.exists()
 
 
 def test_without_auto_label_nothing_is_labeled(project_with_roles, bucket):
-    dataset, _ = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/", auto_label=False)
+    dataset, _ = import_folder(
+        project_with_roles.project, bucket.drop_uri(project_with_roles.project, "alexa-devices/"), auto_label=False
+    )
 
-    assert set(map(tuple, labels_by_key(dataset, bucket.bucket).values())) == {()}
+    assert set(map(tuple, labels_by_key(dataset, bucket).values())) == {()}
     assert dataset.labeled_entries == 0
 
 
 def test_keys_the_dataset_has_already_are_skipped_not_overwritten(project_with_roles, bucket):
     from tests.fixtures.datasets import Draft
 
-    ref = f"s3://{bucket.bucket}/alexa-devices/echo/img.png"
+    ref = bucket.drop_uri(project_with_roles.project, "alexa-devices/echo/img.png")
     dataset = make_dataset(project_with_roles.project, drafts=[Draft(ref, labels=["mine"])])
 
-    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/", dataset=dataset)
+    dataset, job = import_folder(
+        project_with_roles.project, bucket.drop_uri(project_with_roles.project, "alexa-devices/"), dataset=dataset
+    )
 
-    assert labels_by_key(dataset, bucket.bucket)["alexa-devices/echo/img.png"] == ["mine"]
+    assert labels_by_key(dataset, bucket)["alexa-devices/echo/img.png"] == ["mine"]
     assert (job.imported, job.skipped) == (5, 2)
     assert_counts_true(dataset)
 
@@ -133,7 +173,9 @@ def test_bad_uris_are_refused(project_with_roles, bucket, uri):
 def test_a_missing_bucket_fails_the_job_and_leaves_nothing(project_with_roles, bucket, settings):
     settings.AWS_STORAGE_BUCKET_NAME = "not-created-yet"
 
-    dataset, job = import_folder(project_with_roles.project, "s3://not-created-yet/photos/")
+    dataset, job = import_folder(
+        project_with_roles.project, f"s3://not-created-yet/{drop_prefix(project_with_roles.project)}photos/"
+    )
 
     assert job.status == "failed"
     assert job.error_code == "bucket_not_found"
@@ -142,9 +184,9 @@ def test_a_missing_bucket_fails_the_job_and_leaves_nothing(project_with_roles, b
 
 
 def test_a_folder_name_that_cannot_be_a_label_is_reported(project_with_roles, bucket):
-    bucket.put("weird/" + "x" * 300 + "/a.png", png_bytes())
+    bucket.put_in_drop(project_with_roles.project, "weird/" + "x" * 300 + "/a.png", png_bytes())
 
-    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/weird/")
+    dataset, job = import_folder(project_with_roles.project, bucket.drop_uri(project_with_roles.project, "weird/"))
 
     assert Image.objects.filter(dataset=dataset, is_labeled=False).count() == 1
     assert ImportLineError.objects.get(job=job).code == "invalid_folder_label"
@@ -154,7 +196,9 @@ def test_quota_failure_undoes_the_import(project_with_roles, bucket, settings):
     settings.DATASET_MAX_ENTRIES = 3
     settings.DATASET_MAX_ENTRIES_CLASSIFICATION = 3
 
-    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/")
+    dataset, job = import_folder(
+        project_with_roles.project, bucket.drop_uri(project_with_roles.project, "alexa-devices/")
+    )
 
     assert job.error_code == "dataset_quota_exceeded"
     assert not Image.objects.filter(dataset=dataset).exists()
@@ -165,11 +209,11 @@ def test_the_quota_counts_the_entries_of_earlier_pages(project_with_roles, s3, s
     from importers import s3_folder
 
     for index in range(25):
-        s3.put(f"quota/{index:03}.png", png_bytes())
+        s3.put_in_drop(project_with_roles.project, f"quota/{index:03}.png", png_bytes())
     monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
     settings.DATASET_MAX_ENTRIES = settings.DATASET_MAX_ENTRIES_CLASSIFICATION = 15
 
-    dataset, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/quota/")
+    dataset, job = import_folder(project_with_roles.project, s3.drop_uri(project_with_roles.project, "quota/"))
 
     assert job.error_code == "dataset_quota_exceeded"
     assert not Image.objects.filter(dataset=dataset).exists()
@@ -179,9 +223,9 @@ def test_listing_resumes_from_the_checkpoint_with_exact_counters(project_with_ro
     from importers import s3_folder
 
     for index in range(25):
-        s3.put(f"many/{'cat' if index % 2 else 'dog'}/{index:03}.png", png_bytes())
+        s3.put_in_drop(project_with_roles.project, f"many/{'cat' if index % 2 else 'dog'}/{index:03}.png", png_bytes())
     monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
-    source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/many/", "auto_label": True}
+    source = {"kind": "s3_folder", "s3_uri": s3.drop_uri(project_with_roles.project, "many/"), "auto_label": True}
     dataset, job = services.dataset_create_from_source(
         project_id=project_with_roles.project.pk, name="many", type="train", source=source, user=None
     )
@@ -212,9 +256,9 @@ def test_cancel_stops_between_pages(project_with_roles, s3, monkeypatch):
     from importers import s3_folder
 
     for index in range(30):
-        s3.put(f"slow/{index:03}.png", png_bytes())
+        s3.put_in_drop(project_with_roles.project, f"slow/{index:03}.png", png_bytes())
     monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
-    source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/slow/", "auto_label": False}
+    source = {"kind": "s3_folder", "s3_uri": s3.drop_uri(project_with_roles.project, "slow/"), "auto_label": False}
     dataset, job = services.dataset_create_from_source(
         project_id=project_with_roles.project.pk, name="slow", type="train", source=source, user=None
     )
@@ -244,7 +288,11 @@ def test_folder_import_through_the_api_and_the_worker(project_with_roles, bucket
         f"/api/v1/projects/{project_with_roles.project.id}/datasets/",
         {
             "name": "devices",
-            "source": {"kind": "s3_folder", "s3_uri": f"s3://{bucket.bucket}/alexa-devices", "auto_label": True},
+            "source": {
+                "kind": "s3_folder",
+                "s3_uri": bucket.drop_uri(project_with_roles.project, "alexa-devices"),
+                "auto_label": True,
+            },
         },
         format="json",
     )
@@ -269,7 +317,7 @@ def test_outsider_cannot_import_into_a_dataset(project_with_roles, bucket):
 
     response = project_with_roles.client("outsider").post(
         f"/api/v1/datasets/{dataset.id}/imports/",
-        {"kind": "s3_folder", "s3_uri": f"s3://{bucket.bucket}/alexa-devices/"},
+        {"kind": "s3_folder", "s3_uri": bucket.drop_uri(project_with_roles.project, "alexa-devices/")},
         format="json",
     )
 
@@ -278,11 +326,11 @@ def test_outsider_cannot_import_into_a_dataset(project_with_roles, bucket):
 
 
 def test_broken_and_tiny_images_become_entries_with_errors(project_with_roles, s3):
-    s3.put("probe/ok.png", png_bytes())
-    s3.put("probe/broken.png", b"not an image at all")
-    s3.put("probe/tiny.png", png_bytes(32, 32))
+    s3.put_in_drop(project_with_roles.project, "probe/ok.png", png_bytes())
+    s3.put_in_drop(project_with_roles.project, "probe/broken.png", b"not an image at all")
+    s3.put_in_drop(project_with_roles.project, "probe/tiny.png", png_bytes(32, 32))
 
-    dataset, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/probe/")
+    dataset, job = import_folder(project_with_roles.project, s3.drop_uri(project_with_roles.project, "probe/"))
 
     assert (job.status, job.imported, job.failed) == ("succeeded", 3, 2)
     entries = {e.source_ref.rsplit("/", 1)[1]: e for e in Image.objects.filter(dataset=dataset)}
@@ -298,7 +346,7 @@ def test_the_listing_resumes_after_the_last_page_written(project_with_roles, s3,
     from importers import s3_folder
 
     for index in range(30):
-        s3.put(f"resume/{index:03}.png", png_bytes())
+        s3.put_in_drop(project_with_roles.project, f"resume/{index:03}.png", png_bytes())
     monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
     real, pages = s3_folder._register_page, []
 
@@ -310,7 +358,7 @@ def test_the_listing_resumes_after_the_last_page_written(project_with_roles, s3,
 
     monkeypatch.setattr(s3_folder, "_register_page", crash_on_the_second_page)
     with pytest.raises(RuntimeError):
-        import_folder(project_with_roles.project, f"s3://{s3.bucket}/resume/", auto_label=False)
+        import_folder(project_with_roles.project, s3.drop_uri(project_with_roles.project, "resume/"), auto_label=False)
     job = ImportJob.objects.get()
     assert (job.seen, job.imported) == (10, 10)
 
@@ -326,7 +374,7 @@ def test_a_page_another_delivery_wrote_meanwhile_counts_once(project_with_roles,
     from importers import s3_folder
 
     for index in range(30):
-        s3.put(f"twice/{index:03}.png", png_bytes())
+        s3.put_in_drop(project_with_roles.project, f"twice/{index:03}.png", png_bytes())
     monkeypatch.setattr(s3_folder, "LIST_PAGE_SIZE", 10)
     real = s3_folder._register_page
 
@@ -334,12 +382,15 @@ def test_a_page_another_delivery_wrote_meanwhile_counts_once(project_with_roles,
         job = real(job_id, access, page, token=token)
         if token is None:  # while this delivery lists the second page ahead, the other one writes it
             following = job.checkpoint["continuation_token"]
-            second = s3_folder._list_page(access.client(), access.bucket, "twice/", following)
+            folder = drop_prefix(project_with_roles.project) + "twice/"
+            second = s3_folder._list_page(access.client(), access.bucket, folder, following)
             job = real(job_id, access, second, token=following)
         return job
 
     monkeypatch.setattr(s3_folder, "_register_page", another_delivery_writes_the_second_page)
-    dataset, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/twice/", auto_label=False)
+    dataset, job = import_folder(
+        project_with_roles.project, s3.drop_uri(project_with_roles.project, "twice/"), auto_label=False
+    )
 
     assert (job.status, job.seen, job.imported, job.skipped) == ("succeeded", 30, 30, 0)
     assert Image.objects.filter(dataset=dataset).count() == 30
@@ -349,7 +400,9 @@ def test_probing_resumes_after_the_last_page_written(project_with_roles, s3, mon
     from importers import probing
 
     for index in range(7):
-        s3.put(f"pages/{index}.png", b"not an image" if index in (1, 4) else png_bytes())
+        s3.put_in_drop(
+            project_with_roles.project, f"pages/{index}.png", b"not an image" if index in (1, 4) else png_bytes()
+        )
     monkeypatch.setattr(probing, "PROBE_PAGE", 2)
     real, writes = probing._write_results, []
 
@@ -361,7 +414,7 @@ def test_probing_resumes_after_the_last_page_written(project_with_roles, s3, mon
 
     monkeypatch.setattr(probing, "_write_results", crash_on_the_second_page)
     with pytest.raises(RuntimeError):
-        import_folder(project_with_roles.project, f"s3://{s3.bucket}/pages/", auto_label=False)
+        import_folder(project_with_roles.project, s3.drop_uri(project_with_roles.project, "pages/"), auto_label=False)
     job = ImportJob.objects.get()
     assert job.checkpoint["probed"] == 2
 
@@ -380,7 +433,7 @@ def test_cancel_stops_probing_after_the_page_being_written(project_with_roles, s
     from importers import probing
 
     for index in range(8):
-        s3.put(f"cancel/{index}.png", png_bytes())
+        s3.put_in_drop(project_with_roles.project, f"cancel/{index}.png", png_bytes())
     monkeypatch.setattr(probing, "PROBE_PAGE", 2)
     real = probing._write_results
 
@@ -390,7 +443,9 @@ def test_cancel_stops_probing_after_the_page_being_written(project_with_roles, s
         return job
 
     monkeypatch.setattr(probing, "_write_results", cancel_after_the_first_page)
-    _, job = import_folder(project_with_roles.project, f"s3://{s3.bucket}/cancel/", auto_label=False)
+    _, job = import_folder(
+        project_with_roles.project, s3.drop_uri(project_with_roles.project, "cancel/"), auto_label=False
+    )
 
     assert (job.status, job.imported, job.checkpoint["probed"]) == ("canceled", 8, 2)
 
@@ -417,7 +472,9 @@ def test_stalled_jobs_are_enqueued_again(project_with_roles, s3, monkeypatch):
 
 
 def test_a_job_run_twice_after_a_stall_counts_once(project_with_roles, bucket):
-    dataset, job = import_folder(project_with_roles.project, f"s3://{bucket.bucket}/alexa-devices/")
+    dataset, job = import_folder(
+        project_with_roles.project, bucket.drop_uri(project_with_roles.project, "alexa-devices/")
+    )
     ImportJob.objects.filter(pk=job.pk).update(status="running")  # as if the first run had been lost
 
     services.import_run(job_id=job.pk)
@@ -425,3 +482,22 @@ def test_a_job_run_twice_after_a_stall_counts_once(project_with_roles, bucket):
     job.refresh_from_db()
     assert (job.status, job.seen, job.imported) == ("succeeded", 7, 6)
     assert Image.objects.filter(dataset=dataset).count() == 6
+
+
+def test_listed_keys_with_dot_or_empty_segments_or_a_backslash_are_reported_and_not_imported(project_with_roles, s3):
+    project = project_with_roles.project
+    good = s3.put_in_drop(project, "odd/ok.png", png_bytes())
+    odd = ["odd/a//b.png", "odd/x/./y.png", "odd/x/../y.png", "odd/c\\d.png"]
+    for key in odd:
+        s3.put_in_drop(project, key, png_bytes())
+    listed = s3.client.list_objects_v2(Bucket=s3.bucket, Prefix=drop_prefix(project) + "odd/")["Contents"]
+    assert {item["Key"] for item in listed} == {drop_prefix(project) + key for key in ["odd/ok.png", *odd]}
+
+    dataset, job = import_folder(project, s3.drop_uri(project, "odd/"), auto_label=False)
+
+    assert (job.status, job.seen, job.imported, job.skipped) == ("succeeded", 5, 1, 4)
+    assert list(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True)) == [good]
+    problems = ImportLineError.objects.filter(job=job)
+    assert sorted(problems.values_list("source_ref", "code")) == sorted(
+        (s3.drop_uri(project, key), "bucket_not_allowed") for key in odd
+    )

@@ -49,9 +49,9 @@ def test_an_import_retries_while_s3_refuses_connections_and_finishes_exact(proje
     worker, port = flaky_worker
     image = png_bytes()
     for index in range(IMAGES):
-        s3.put(f"flaky/{'cat' if index % 2 else 'dog'}/{index:04}.png", image)
+        s3.put_in_drop(project_with_roles.project, f"flaky/{'cat' if index % 2 else 'dog'}/{index:04}.png", image)
     dataset = make_dataset(project_with_roles.project)
-    source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/flaky/", "auto_label": True}
+    source = {"kind": "s3_folder", "s3_uri": s3.drop_uri(project_with_roles.project, "flaky/"), "auto_label": True}
     job = services.import_start(dataset_id=dataset.pk, source=source, user=None, enqueue=False)
     run_import.apply_async(args=[job.pk], queue="flaky")
     wait_for(lambda: "S3 unreachable" in worker.log_tail(200), what="a retry of the task")
@@ -73,8 +73,8 @@ def test_an_import_retries_while_s3_refuses_connections_and_finishes_exact(proje
 
 def test_a_missing_bucket_fails_the_job_with_its_code_without_retrying(project_with_roles, s3, celery_worker):
     dataset = make_dataset(project_with_roles.project)
-    s3.client.delete_bucket(Bucket=s3.bucket)  # the platform's bucket is allowed, and now gone
-    source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/photos/", "auto_label": False}
+    s3.client.delete_bucket(Bucket=s3.bucket)  # the project's drop folder is allowed, and its bucket now gone
+    source = {"kind": "s3_folder", "s3_uri": s3.drop_uri(project_with_roles.project, "photos/"), "auto_label": False}
     job = services.import_start(dataset_id=dataset.pk, source=source, user=None, enqueue=False)
     run_import.delay(job.pk)
     finished = wait_for(

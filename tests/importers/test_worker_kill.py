@@ -34,9 +34,9 @@ def test_an_import_killed_mid_way_finishes_exact_after_it_is_enqueued_again(
 ):
     image = png_bytes()
     for index in range(IMAGES):
-        s3.put(f"kill/{'cat' if index % 2 else 'dog'}/{index:04}.png", image)
+        s3.put_in_drop(project_with_roles.project, f"kill/{'cat' if index % 2 else 'dog'}/{index:04}.png", image)
     dataset = make_dataset(project_with_roles.project)
-    source = {"kind": "s3_folder", "s3_uri": f"s3://{s3.bucket}/kill/", "auto_label": True}
+    source = {"kind": "s3_folder", "s3_uri": s3.drop_uri(project_with_roles.project, "kill/"), "auto_label": True}
     job = services.import_start(dataset_id=dataset.pk, source=source, user=None, enqueue=False)
     doomed = start_worker(
         env=worker_env(s3_server), log_path=Path(settings.VAR_DIR) / "test-worker-doomed.log", queues="doomed"

@@ -198,9 +198,7 @@ def test_output_streams_one_line_per_result_with_flat_queries_per_page(
 @pytest.mark.s3
 def test_a_finished_jobs_output_imports_back_as_a_dataset(project_with_roles, s3):
     roles = project_with_roles
-    refs = [f"s3://{s3.bucket}/pets/{i}.png" for i in range(3)]
-    for ref in refs:
-        s3.put(ref.removeprefix(f"s3://{s3.bucket}/"), png_bytes(800, 600))
+    refs = [s3.put_in_drop(roles.project, f"pets/{i}.png", png_bytes(800, 600)) for i in range(3)]
     dataset = make_dataset(
         roles.project,
         name="source",

@@ -6,6 +6,7 @@ from datasets.models import Image
 from projects.models import StorageConnection
 from projects.s3 import bucket_access
 from tests.fixtures.datasets import Draft, make_dataset
+from tests.fixtures.s3 import drop_prefix
 
 pytestmark = pytest.mark.django_db
 
@@ -81,25 +82,73 @@ def test_a_connection_in_use_cannot_be_deleted(project_with_roles):
 def test_bucket_rules(project_with_roles, settings):
     settings.AWS_STORAGE_BUCKET_NAME = "groundwork-default"
     project = project_with_roles.project
+    drop = drop_prefix(project)
     connection_id = create(project_with_roles.client("owner"), project).json()["id"]
+    # A row stored before the rule (the API refuses to register one): a connection naming the server's bucket.
+    server_connection = StorageConnection.objects.create(
+        project=project, name="server", bucket="groundwork-default", access_key_id="A", secret_access_key_encrypted="x"
+    )
 
-    assert bucket_access(project_id=project.id, bucket="groundwork-default").connection is None
+    # The server's bucket: only the project's drop folder, with the server's credentials.
+    for prefix, folder in [
+        (drop, True),
+        (drop + "cats/", True),
+        (drop + "cats", True),
+        (drop + "gt/out.manifest", False),
+    ]:
+        access = bucket_access(project_id=project.id, bucket="groundwork-default", key_prefix=prefix, folder=folder)
+        assert (access.bucket, access.connection) == ("groundwork-default", None), prefix
     assert (
         bucket_access(
             project_id=project.id, bucket="partner-images", key_prefix="shared/cats/", connection_id=connection_id
         ).connection.pk
         == connection_id
     )
-    for bucket, prefix, connection in [
-        ("someone-else", "", None),
-        ("partner-images", "", None),
-        ("partner-images", "private/", connection_id),
-        ("partner-images", "shared-old/", connection_id),
-        ("groundwork-default", "", connection_id),
+    for bucket, prefix, connection, folder in [
+        ("someone-else", "", None, True),
+        ("partner-images", "", None, True),
+        ("partner-images", "private/", connection_id, True),
+        ("partner-images", "shared-old/", connection_id, True),
+        ("groundwork-default", "", connection_id, True),  # the partner connection is for another bucket
+        ("groundwork-default", "", None, True),  # the whole server bucket
+        ("groundwork-default", "cats/", None, True),  # a folder at its root
+        ("groundwork-default", "gt/out.manifest", None, False),  # an object at its root
+        ("groundwork-default", "projects/", None, True),  # every project's drop folder
+        ("groundwork-default", drop.rstrip("/"), None, False),  # the drop folder's name, as an object
+        ("groundwork-default", f"projects/{project.id}0/", None, True),  # a folder beginning with the same digits
+        ("groundwork-default", f"projects/{project.id + 1}/", None, True),  # another project's drop folder
+        ("groundwork-default", "uploads/", None, True),  # the platform's own files
+        ("groundwork-default", f"{drop}../{project.id + 1}/", None, True),  # out of the drop folder by ".."
+        ("groundwork-default", f"{drop}a//b/", None, True),  # an empty segment
+        ("groundwork-default", drop, server_connection.pk, True),  # never through a connection
+        ("groundwork-default", "", server_connection.pk, True),
     ]:
         with pytest.raises(InvalidInput) as refused:
-            bucket_access(project_id=project.id, bucket=bucket, key_prefix=prefix, connection_id=connection)
-        assert refused.value.code == "bucket_not_allowed", (bucket, prefix)
+            bucket_access(
+                project_id=project.id, bucket=bucket, key_prefix=prefix, connection_id=connection, folder=folder
+            )
+        assert refused.value.code == "bucket_not_allowed", (bucket, prefix, connection)
+
+
+def test_a_connection_naming_the_server_bucket_is_refused(project_with_roles, settings):
+    settings.AWS_STORAGE_BUCKET_NAME = "groundwork-default"
+
+    response = create(
+        project_with_roles.client("owner"), project_with_roles.project, bucket="groundwork-default", prefix=""
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bucket_not_allowed"
+    assert not StorageConnection.objects.exists()
+
+
+@pytest.mark.parametrize("prefix", ["shared/../private/", "a//b/", "./shared/", "shared\\x/"])
+def test_a_connection_prefix_with_dot_or_empty_segments_is_refused(project_with_roles, prefix):
+    response = create(project_with_roles.client("owner"), project_with_roles.project, prefix=prefix)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_prefix"
+    assert not StorageConnection.objects.exists()
 
 
 def test_a_connection_of_another_project_cannot_be_used(project_with_roles, make_user):
