@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from core.s3_regions import region_name_problem
 from projects.models import Membership, Project, StorageConnection
 
 
@@ -25,8 +27,24 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["project", "user"]
 
 
+class StorageConnectionAdminForm(forms.ModelForm):
+    class Meta:
+        model = StorageConnection
+        fields = ["project", "name", "prefix", "region"]  # what the admin may change
+
+    def clean_region(self) -> str:
+        # The rule the API and the pages apply (projects.services.connection_create): a job must never meet a
+        # region boto3 refuses.
+        region = self.cleaned_data["region"]
+        problem = region_name_problem(region)
+        if problem:
+            raise forms.ValidationError(f"{region!r} is {problem}.", code="invalid_region")
+        return region
+
+
 @admin.register(StorageConnection)
 class StorageConnectionAdmin(admin.ModelAdmin):
+    form = StorageConnectionAdminForm
     list_display = ["id", "name", "project", "bucket", "prefix", "access_key_id", "created_at"]
     search_fields = ["name", "bucket", "project__name"]
     list_select_related = ["project"]

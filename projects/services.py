@@ -7,6 +7,7 @@ from django.db.models import ProtectedError
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.s3_names import bucket_name_problem, key_segment_problem
+from core.s3_regions import region_name_problem
 from labeling.services.members import project_member_left
 from projects.credentials import encrypt_secret
 from projects.models import Membership, Project, Role, StorageConnection
@@ -147,7 +148,8 @@ def connection_create(
     region: str = "",
 ) -> StorageConnection:
     """Register access to an external bucket; the secret is stored encrypted. Raises InvalidInput
-    `connection_name_taken`, `invalid_bucket`, `invalid_prefix`, `bucket_not_allowed` (the server's bucket)."""
+    `connection_name_taken`, `invalid_bucket`, `invalid_region`, `invalid_prefix`, `bucket_not_allowed` (the
+    server's bucket)."""
     problem = bucket_name_problem(bucket)
     if problem:
         raise InvalidInput(f"Bucket name {bucket!r} {problem}.", code="invalid_bucket", fields={"bucket": problem})
@@ -164,6 +166,10 @@ def connection_create(
             code="invalid_prefix",
             fields={"prefix": "Not a plain key prefix."},
         )
+    # Checked here, not when a job builds its S3 client: boto3 raises then, inside a worker.
+    problem = region_name_problem(region)
+    if problem:
+        raise InvalidInput(f"Region {region!r} is {problem}.", code="invalid_region", fields={"region": problem})
     if StorageConnection.objects.filter(project_id=project_id, name=name).exists():
         raise InvalidInput(
             f"The project has a connection called {name!r} already.",

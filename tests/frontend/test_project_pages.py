@@ -173,6 +173,18 @@ def test_a_connection_secret_is_never_shown_again(roles):
     assert "s3cr3t-value" not in html
 
 
+def test_the_connection_form_shows_a_bad_region_next_to_its_field(roles):
+    response = client_of(roles.user("owner")).post(
+        reverse("frontend:connection_add", kwargs={"project_id": roles.project.pk}),
+        {"name": "archive", "bucket": "photo-archive", "region": "eu central", "access_key_id": "A",
+         "secret_access_key": "s"},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert 'id="id_region_error">not an AWS region name' in response.content.decode()
+    assert not StorageConnection.objects.exists()
+
+
 def test_new_project_with_an_empty_training_dataset(roles):
     owner = roles.user("owner")
     response = client_of(owner).post(

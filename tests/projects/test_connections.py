@@ -63,6 +63,38 @@ def test_bad_bucket_names_are_refused(project_with_roles):
     assert response.json()["error"]["code"] == "invalid_bucket"
 
 
+@pytest.mark.parametrize(
+    "region", ["", "us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "cn-north-1", "us-isob-east-1"]
+)
+def test_real_region_names_or_none_are_accepted(project_with_roles, region):
+    response = create(project_with_roles.client("owner"), project_with_roles.project, region=region)
+
+    assert response.status_code == 201, response.json()
+    assert StorageConnection.objects.get().region == region
+
+
+@pytest.mark.parametrize("region", ["us east 1", "US-EAST-1", "useast1", "us-east", "eu-central-2a", "http://x"])
+def test_a_region_that_is_no_aws_region_name_is_refused_and_nothing_saved(project_with_roles, region):
+    response = create(project_with_roles.client("owner"), project_with_roles.project, region=region)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], list(error["fields"])) == ("invalid_region", ["region"])
+    assert not StorageConnection.objects.exists()
+
+
+def test_the_admin_refuses_a_region_that_is_no_aws_region_name(project_with_roles, admin_client):
+    connection_id = create(project_with_roles.client("owner"), project_with_roles.project).json()["id"]
+    url = f"/admin/projects/storageconnection/{connection_id}/change/"
+    form = {"project": project_with_roles.project.pk, "name": "partner", "prefix": "shared/", "region": "us east 1"}
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "not an AWS region name" in response.content.decode()
+    assert StorageConnection.objects.get().region == ""
+
+
 def test_a_connection_in_use_cannot_be_deleted(project_with_roles):
     project = project_with_roles.project
     connection_id = create(project_with_roles.client("owner"), project).json()["id"]
