@@ -291,6 +291,14 @@ IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 600)
 # 20 s, 40 s, ... (doubling, at most 600 s), then fails with `s3_unavailable`.
 IMPORT_S3_RETRIES = env_int("IMPORT_S3_RETRIES", 5)
 IMPORT_S3_RETRY_BACKOFF_S = env_int("IMPORT_S3_RETRY_BACKOFF_S", 10)
+# An import that finds the database out of reach runs again after 5 s, 10 s, ... (at most 60 s), this many
+# times, and resumes at its checkpoint once the database is back.
+IMPORT_DB_RETRIES = env_int("IMPORT_DB_RETRIES", 60)
+IMPORT_DB_RETRY_BACKOFF_S = env_int("IMPORT_DB_RETRY_BACKOFF_S", 5)
+# An unexpected error (a bug) ends the run; the job runs once more after this many seconds, and fails with
+# `internal_error` (its dataset released) when it stops on the same error twice or on this many errors.
+IMPORT_CRASH_RETRY_S = env_int("IMPORT_CRASH_RETRY_S", 5)
+IMPORT_MAX_CRASHES = env_int("IMPORT_MAX_CRASHES", 3)
 # Ranged GETs in flight at once while an import probes its images (threads of the worker process): each waits
 # out S3's time to first byte, so throughput is about this many per round trip until the worker's CPU is busy.
 IMPORT_PROBE_CONCURRENCY = env_int("IMPORT_PROBE_CONCURRENCY", 32)
