@@ -206,7 +206,7 @@ except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
 if STORAGE_BACKEND == "local":
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    _default_storage = {"BACKEND": "core.storage.LocalStorage"}
 elif STORAGE_BACKEND == "s3":
     if not AWS_STORAGE_BUCKET_NAME:
         raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME.")
