@@ -203,6 +203,59 @@ def test_put_is_405_on_every_endpoint_of_the_schema(schema):
             assert response.json()["error"]["code"] == "method_not_allowed"
 
 
+FORM_FIELDS = [
+    *("name", "description", "username", "password", "role", "type", "kind", "source_kind", "s3_uri"),
+    *("auto_label", "connection", "bucket", "prefix", "access_key_id", "secret_access_key", "region"),
+    *("training_dataset", "test_dataset", "test_fraction", "seed", "labels", "members", "dataset", "team"),
+    *("task_type", "workers_per_image", "task_time_limit_s", "lifetime_s", "only_unlabeled", "instructions", "next"),
+]
+
+
+def page_routes():
+    """Every route outside /api/ and the Django admin, as a template with {name} parameters."""
+    from django.urls import URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern)
+
+    routes = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route) for route in walk(get_resolver().url_patterns)}
+    routes = [route for route in routes if not route.startswith(("/api/", "/admin/"))]
+    # Deleting pages and signing out last, so every other page still has its objects and its session.
+    return sorted(routes, key=lambda route: ("delete" in route, route == "/logout/", -len(route), route))
+
+
+def page_bodies():
+    yield {name: "a\u0000b" for name in FORM_FIELDS}
+    yield {name: "99999999999999999999" for name in FORM_FIELDS}
+    yield {name: ["1", "-1", "abc"] for name in FORM_FIELDS}
+    yield {"name": "a" * (BODY_LIMIT + 1)}
+    yield {f"field{i}": "1" for i in range(60)}
+
+
+@pytest.mark.parametrize("who", ["owner", "admin"])
+def test_no_malformed_request_to_any_page_is_a_server_error(small_limits, who):
+    world = World()
+    world.ids |= {"import_id": world.import_job_id, "token": "forged.token:value"}
+    client = client_for(getattr(world, who))
+    for template in page_routes():
+        path = world.path(template)
+        for query in BAD_QUERIES:
+            response = client.get(f"{path}?{query}")
+            assert response.status_code < 500, f"GET {path}?{query}: {response.status_code}"
+        for body in page_bodies():
+            response = client.post(path, body)
+            assert response.status_code < 500, f"POST {path} with {sorted(body)[:2]}: {response.status_code}"
+        for body in (DEEP, NUL_JSON, SURROGATE_JSON):
+            response = client.post(path, body, content_type="application/json")
+            assert response.status_code < 500, f"POST {path} with JSON {body[:20]!r}: {response.status_code}"
+        if template != "/logout/":
+            client.force_login(getattr(world, who))
+
+
 # --- the exact answers ---------------------------------------------------------------------------------
 
 
@@ -423,3 +476,10 @@ def test_an_unpaired_key_with_a_lone_surrogate_is_a_rejection_that_renders(owner
     assert response.status_code == 200, response.content
     [error] = response.json()["errors"]
     assert error["message"] == 'line 1: attribute "x\\ud800" has no "x\\ud800-metadata"'
+
+
+@pytest.mark.parametrize("username", ["a\u0000b", "a b", "\u00e9\u732b\t"])
+def test_a_sign_in_with_any_username_is_an_answer_not_an_error(client, username):
+    response = client.post("/login/", {"username": username, "password": "wrong"})
+
+    assert response.status_code in (200, 400), response.status_code
