@@ -146,6 +146,8 @@ def requests_for(path: str, method: str, content_types: list[str]):
     if "multipart/form-data" in content_types:
         for body in multipart_bodies():
             yield f"multipart {sorted(body)[:2]}", {"path": path, "data": body, "format": "multipart"}
+    for content_type in ("application/json; charset=utf-16", "application/json; charset=nope", "multipart/form-data"):
+        yield content_type, {"path": path, "data": b'{"a": 1}', "content_type": content_type}
     yield "control character in query", {"path": f"{path}?q=%00", "data": b"{}", "content_type": "application/json"}
 
 
@@ -400,6 +402,14 @@ def test_a_control_character_on_a_page_is_a_plain_400(client):
     response = client.get("/projects/1%01/")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/plain")
+
+
+def test_too_many_query_parameters_is_400_naming_the_limit(owner_client, client, small_limits):
+    query = "&".join(f"f{i}=1" for i in range(60))
+
+    error = error_of(owner_client.get(f"/api/v1/projects/?{query}"), 400, "too_many_fields")
+    assert "50" in error["message"]
+    assert client.get(f"/login/?{query}").status_code == 400
 
 
 def test_a_tab_free_query_with_unicode_passes(owner_client):
