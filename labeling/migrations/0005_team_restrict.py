@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0003_write_back'),
+        ('labeling', '0004_label_renames'),
     ]
 
     operations = [
