@@ -16,7 +16,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
-from core.errors import GroundworkError
+from core.errors import GroundworkError, InvalidInput
 from core.text import codepoint, has_surrogate, printable
 
 # Our deepest bodies (a dataset source, boxes) nest four levels; this leaves room without risking the stack.
@@ -64,7 +64,7 @@ def check_json_value(value: Any) -> None:
                 code, message = problem
                 name = printable(where) or "non_field_errors"
                 shown = message if name == "non_field_errors" else f"{name}: {message}"
-                raise GroundworkError(shown, code=code, fields={name: message})
+                raise InvalidInput(shown, code=code, fields={name: message})
             continue
         if not isinstance(item, dict | list):
             continue
