@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("frontend.urls")),
 ]
 
+handler400 = "core.views.handler400"
 handler404 = "core.views.handler404"
 handler500 = "core.views.handler500"

@@ -8,7 +8,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
@@ -66,6 +68,21 @@ def flatten_validation_detail(detail: Any, prefix: str = "") -> dict[str, list[d
     return {prefix or "non_field_errors": [detail]}
 
 
+def request_limit_error(exc: Exception) -> tuple[int, str, str] | None:
+    """(status, code, message) for a body over one of Django's request limits, or None for another error.
+    Raised by Django while it reads the body, in a view or a middleware alike."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return 413, "request_too_large", f"The request body is over the limit of {limit:,} bytes."
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return 413, "too_many_files", f"The request sends more than {limit:,} files; send at most {limit:,} at a time."
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, "too_many_fields", f"The request sends more than {limit:,} form fields."
+    return None
+
+
 def _validation_response(exc: drf.ValidationError) -> Response:
     flat = flatten_validation_detail(exc.detail)
     fields = {name: " ".join(str(message) for message in messages) for name, messages in flat.items()}
@@ -85,6 +102,10 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
     if isinstance(exc, GroundworkError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+    limit_error = request_limit_error(exc)
+    if limit_error:
+        status, code, message = limit_error
+        return Response(error_body(code, message), status=status)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

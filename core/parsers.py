@@ -1,4 +1,9 @@
-"""Request parsers with a size limit (JSON, JSON Lines) and the JSON Lines renderer."""
+"""Request parsers with a size limit (JSON, JSON Lines) and the JSON Lines renderer.
+
+A JSON body is also refused when it nests deeper than MAX_JSON_DEPTH (deeper still would exhaust Python's
+recursion limit while parsing or validating it) or when a string or key holds NUL (no PostgreSQL text or jsonb
+column can store it) or a lone surrogate (no response can encode it): a 400 naming where, never a 500.
+"""
 
 import io
 from collections.abc import Iterable
@@ -11,7 +16,11 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
-from core.errors import GroundworkError
+from core.errors import GroundworkError, InvalidInput
+from core.text import codepoint, has_surrogate, printable
+
+# Our deepest bodies (a dataset source, boxes) nest four levels; this leaves room without risking the stack.
+MAX_JSON_DEPTH = 64
 
 
 class PayloadTooLarge(GroundworkError):
@@ -29,12 +38,61 @@ def read_limited(stream: Any, *, limit: int, what: str) -> bytes:
     return body
 
 
+class MalformedJSON(GroundworkError):
+    default_code = "malformed_json"
+
+
+def _string_problem(text: str) -> tuple[str, str] | None:
+    """(code, message) for a string no column or response can hold, or None; DRF's codes and words."""
+    if "\x00" in text:
+        return "null_characters_not_allowed", "Null characters are not allowed."
+    if has_surrogate(text):
+        char = next(char for char in text if "\ud800" <= char <= "\udfff")
+        return "surrogate_characters_not_allowed", f"Surrogate characters are not allowed: {codepoint(char)}."
+    return None
+
+
+def check_json_value(value: Any) -> None:
+    """Refuse a parsed body nested past MAX_JSON_DEPTH, or holding NUL or a lone surrogate in a string or key
+    (InvalidInput naming the place as `a.b.0.c`). Iterative, so any depth the parser let through is safe."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if type(item) is str:
+            problem = _string_problem(item)
+            if problem:
+                code, message = problem
+                name = printable(where) or "non_field_errors"
+                shown = message if name == "non_field_errors" else f"{name}: {message}"
+                raise InvalidInput(shown, code=code, fields={name: message})
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise MalformedJSON(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                path = f"{where}.{key}" if where else key
+                stack.append((key, path, depth + 1))
+                stack.append((child, path, depth + 1))
+        else:
+            stack.extend(
+                (child, f"{where}.{index}" if where else str(index), depth + 1) for index, child in enumerate(item)
+            )
+
+
 class LimitedJSONParser(JSONParser):
-    """DRF's JSON parser, but a body over MAX_NDJSON_BODY_BYTES is refused before it is parsed."""
+    """DRF's JSON parser, but a body over MAX_NDJSON_BODY_BYTES is refused before it is parsed, and a body too
+    deep or holding NUL or lone surrogates is refused after (check_json_value)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         body = read_limited(stream, limit=settings.MAX_NDJSON_BODY_BYTES, what="JSON")
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError:  # the C scanner refuses deep nesting this way
+            raise MalformedJSON(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.") from None
+        check_json_value(data)
+        return data
 
 
 class NDJSONParser(BaseParser):

@@ -6,6 +6,7 @@ gets one budget per address and one per username, whichever of the three doors t
 address is DRF's (`get_ident`, which honours `NUM_PROXIES`) on every path.
 """
 
+import hashlib
 import math
 from collections.abc import Mapping
 
@@ -34,7 +35,9 @@ class LoginUsernameThrottle(SimpleRateThrottle):
         username = _username_tried(request)
         if not isinstance(username, str) or not username:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": username.strip().lower()[:150]}
+        # Hashed: the name tried may hold spaces, control characters or NUL, which no cache key may.
+        tried = username.strip().lower()[:150].encode("utf-8", "surrogatepass")
+        return self.cache_format % {"scope": self.scope, "ident": hashlib.sha256(tried).hexdigest()}
 
 
 LOGIN_THROTTLES = (LoginAddressThrottle, LoginUsernameThrottle)

@@ -4,13 +4,27 @@ import sys
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 
-from core.exception_handler import DATABASE_UNAVAILABLE, database_unavailable_response, error_body
+from core.exception_handler import DATABASE_UNAVAILABLE, database_unavailable_response, error_body, request_limit_error
 
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's answer to a SuspiciousOperation outside a DRF view (a body over its limits read by a page or a
+    middleware): 413 or 400 saying which limit, as JSON under /api/ and as plain text on pages."""
+    limit_error = request_limit_error(exception) if exception is not None else None
+    if limit_error:
+        status, code, message = limit_error
+        if _is_api(request):
+            return JsonResponse(error_body(code, message), status=status)
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
+    return bad_request(request, exception)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from core.text import printable
 from datasets.manifest_errors import (
     ERROR_BOUNDING_BOX_TOO_SMALL,
     ERROR_INVALID_BOUNDING_BOX,
@@ -54,8 +55,8 @@ def json_type(value: object) -> str:
 
 
 def quoted(text: str) -> str:
-    # Keys can be as long as the line; messages are stored per entry.
-    return f'"{text}"' if len(text) <= 60 else f'"{text[:57]}..."'
+    # Keys can be as long as the line; messages are stored per entry (so no NUL) and sent (so no surrogate).
+    return f'"{printable(text)}"' if len(text) <= 60 else f'"{printable(text[:57])}..."'
 
 
 def shown(value: object) -> str:
@@ -126,7 +127,7 @@ class AttributeReader:
 
     def error(self, code: str, message: str) -> None:
         if len(self.errors) < MAX_ERRORS_PER_ENTRY:
-            self.errors.append(EntryError(code, message))
+            self.errors.append(EntryError(code, printable(message)))
         else:
             self.errors_not_kept += 1
 

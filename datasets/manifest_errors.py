@@ -6,6 +6,8 @@ ERROR_TOO_MANY_LABELS, which is ours: the reference states the 50-labels-per-ima
 
 from dataclasses import dataclass
 
+from core.text import printable
+
 ERROR_INVALID_JSON_LINE = "ERROR_INVALID_JSON_LINE"
 ERROR_MISSING_SOURCE_REF = "ERROR_MISSING_SOURCE_REF"
 ERROR_INVALID_SOURCE_REF_FORMAT = "ERROR_INVALID_SOURCE_REF_FORMAT"
@@ -45,6 +47,7 @@ class LineRejected(Exception):
     def __init__(self, code: str, message: str, *, line_number: int | None = None) -> None:
         self.code = code
         self.line_number = line_number
+        message = printable(message)  # it may quote the line's NUL or lone surrogate; it is stored and sent
         self.message = message if line_number is None else f"line {line_number}: {message}"
         super().__init__(self.message)
 

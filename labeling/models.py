@@ -62,7 +62,8 @@ class LabelingJob(models.Model):
     # that an answer given under an old name is written under the label's name of the moment.
     label_renames = models.JSONField(default=dict, blank=True)
     instructions = models.TextField(blank=True, default="")
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="jobs")
+    # RESTRICT, not PROTECT: a team in use cannot be deleted, but deleting the project takes both with it.
+    team = models.ForeignKey(Team, on_delete=models.RESTRICT, related_name="jobs")
     workers_per_image = models.PositiveSmallIntegerField(default=1)
     task_time_limit_s = models.PositiveIntegerField(default=300)
     lifetime_s = models.PositiveIntegerField(default=30 * 24 * 3600)

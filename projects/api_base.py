@@ -1,14 +1,16 @@
 """The base of every API view that touches a project's objects.
 
 Each view declares the capability of each of its methods in `capabilities`; a method that names none is
-refused before it runs. Objects are loaded through `member_get`, so an object of another project answers
-404 and a missing right answers 403, always in the same way.
+refused before it runs (a method the view does not implement answers 405). Objects are loaded through
+`member_get`, so an object of another project answers 404 and a missing right answers 403, always in the same
+way.
 """
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -25,6 +27,9 @@ class ProjectScopedApi(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         method = "get" if request.method == "HEAD" else request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            # No handler at all (PUT where only PATCH exists): 405 as DRF answers it, not a denial.
+            raise MethodNotAllowed(request.method)
         if method != "options" and method not in self.capabilities:
             raise PermissionDenied(f"{request.method} on this endpoint names no capability and is denied.")
 

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.errors import InvalidInput
+from core.text import printable
 from datasets.manifest import EntryDraft, LineRejected, parse_line
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_not_busy, ensure_quota
@@ -25,6 +26,11 @@ class LineError:
     message: str
     rejected: bool  # True: the line was not stored; False: stored with this part dropped
     source_ref: str = ""
+
+    def __post_init__(self) -> None:
+        # The answer is rendered after the transaction committed: a message quoting a NUL or lone surrogate of
+        # the line must not fail then (a 500 for a request whose other lines were stored).
+        object.__setattr__(self, "message", printable(self.message))
 
 
 @dataclass

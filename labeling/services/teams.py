@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import RestrictedError
 
 from core.errors import Conflict, InvalidInput
 from labeling.models import Team
@@ -68,5 +68,5 @@ def team_delete(*, team: Team) -> None:
     """Delete a team that no job uses. Raises Conflict `team_in_use`."""
     try:
         team.delete()
-    except ProtectedError:
+    except RestrictedError:
         raise Conflict("Labeling jobs use this team; it cannot be deleted.", code="team_in_use") from None

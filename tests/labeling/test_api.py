@@ -261,3 +261,23 @@ def test_a_box_with_a_coordinate_in_a_string_is_400(project_with_roles, client_f
     refused = client.post(f"/api/v1/assignments/{lease['id']}/submit/", {"boxes": [box]}, format="json")
     assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_answer")
     assert refused.json()["error"]["fields"] == {"boxes.0.left": "Must be a finite number."}
+
+
+def test_a_team_that_a_job_uses_cannot_be_deleted(project_with_roles):
+    job = make_job(project_with_roles.project, workers=make_workers(project_with_roles.project, 1))
+
+    response = project_with_roles.client("owner").delete(f"/api/v1/teams/{job.team_id}/")
+
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "team_in_use"
+    assert LabelingJob.objects.filter(pk=job.pk).exists()
+
+
+def test_a_project_with_a_labeling_job_can_be_deleted(project_with_roles):
+    project = project_with_roles.project
+    job = make_job(project, workers=make_workers(project, 1))
+
+    response = project_with_roles.client("owner").delete(f"/api/v1/projects/{project.pk}/")
+
+    assert response.status_code == 204, response.content
+    assert not LabelingJob.objects.filter(pk=job.pk).exists()
