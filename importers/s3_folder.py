@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
+from core.fault_points import fault_point
 from datasets.manifest import EntryDraft
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
@@ -73,6 +74,7 @@ def list_and_register(job: ImportJob, access: BucketAccess, client: BaseClient) 
                 following = page.get("NextContinuationToken")
                 ahead = (following, lister.submit(_list_page, client, access.bucket, prefix, following))
             job = _register_page(job.pk, access, page, token=token)
+            fault_point("s3_folder.after_page")
 
 
 def _list_page(client: BaseClient, bucket: str, prefix: str, token: str | None) -> dict:
