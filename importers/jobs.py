@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from core.fault_points import fault_point
 from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
@@ -95,5 +96,6 @@ def job_entries_delete(job: ImportJob) -> int:
         ImageLabel.objects.filter(image_id__in=batch).delete()
         BoundingBox.objects.filter(image_id__in=batch).delete()
         Image.objects.filter(pk__in=batch).delete()
+        fault_point("jobs.entries_delete")
     dataset_refresh_stats(dataset_id=job.dataset_id)
     return len(ids)
