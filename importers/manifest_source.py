@@ -22,6 +22,7 @@ from django.utils import timezone
 from core.errors import GroundworkError, InvalidInput
 from core.fault_points import fault_point
 from core.prefetch import prefetch
+from core.s3_clients import S3OutOfReach, is_outage
 from datasets.manifest import MAX_LINE_CHARS, EntryDraft, LineRejected, parse_line, parse_s3_uri
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
@@ -70,6 +71,7 @@ def _s3_manifest_size(job: ImportJob, access: BucketAccess) -> int:
     try:
         size = access.client().head_object(Bucket=job.params["bucket"], Key=job.params["key"])["ContentLength"]
     except ClientError as error:
+        _raise_if_outage(error)
         raise ManifestFailure(f"The manifest {job.params['s3_uri']} cannot be read.", code=INACCESSIBLE) from error
     _check_size(size)
     if job.params.get("size") != size:
@@ -85,8 +87,15 @@ def _s3_chunks(job: ImportJob, access: BucketAccess, offset: int, size: int) -> 
     try:
         body = access.client().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
     except ClientError as error:
+        _raise_if_outage(error)
         raise ManifestFailure(f"The manifest {job.params['s3_uri']} cannot be read.", code=INACCESSIBLE) from error
     yield from body.iter_chunks(CHUNK_BYTES)
+
+
+def _raise_if_outage(error: ClientError) -> None:
+    """A 5xx or throttling answer is S3 out of reach, not an unreadable manifest: the task retries later."""
+    if is_outage(error):
+        raise S3OutOfReach(f"S3 answered {error.response.get('Error', {}).get('Code') or error}") from error
 
 
 def _stored_chunks(job: ImportJob, offset: int) -> Iterator[bytes]:

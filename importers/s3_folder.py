@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
 from core.fault_points import fault_point
+from core.s3_clients import S3OutOfReach, is_outage
 from datasets.manifest import EntryDraft
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
@@ -84,6 +85,8 @@ def _list_page(client: BaseClient, bucket: str, prefix: str, token: str | None) 
     try:
         return client.list_objects_v2(**request)
     except ClientError as error:
+        if is_outage(error):  # 5xx or throttling: the task retries later from the checkpoint
+            raise S3OutOfReach(f"S3 answered {error.response.get('Error', {}).get('Code') or error}") from error
         raise s3_failure(error, bucket=bucket) from error
 
 
