@@ -74,3 +74,24 @@ def test_a_live_clean_up_is_left_alone_and_a_killed_one_is_run_again_to_a_datase
     dataset.refresh_from_db()
     assert (dataset.status, dataset.total_entries) == ("ready", 1)
     assert_counts_true(dataset)
+
+
+def test_a_job_waiting_for_its_retry_is_not_stalled(project_with_roles):
+    job = ImportJob.objects.create(dataset=make_dataset(project_with_roles.project), kind="manifest", status="running")
+
+    services.import_postpone(job_id=job.pk, seconds=120)  # what the task does before a retry due in 120 s
+
+    assert services.imports_requeue_stalled(older_than_s=60) == []
+
+
+def test_the_beat_schedule_names_the_registered_stall_sweep(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["requeue-stalled-imports"]
+    assert (entry["task"], entry["schedule"]) == (
+        "importers.requeue_stalled_imports",
+        settings.IMPORT_STALL_SWEEP_SECONDS,
+    )
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
+    assert settings.IMPORT_STALL_SECONDS >= 3 * settings.IMPORT_HEARTBEAT_SECONDS
