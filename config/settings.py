@@ -294,10 +294,12 @@ IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 300)
 IMPORT_STALL_SWEEP_SECONDS = env_int("IMPORT_STALL_SWEEP_SECONDS", 60)
 if IMPORT_HEARTBEAT_SECONDS < 1 or IMPORT_STALL_SECONDS < 3 * IMPORT_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("IMPORT_STALL_SECONDS must be at least 3 heartbeats (IMPORT_HEARTBEAT_SECONDS >= 1).")
-# Lines of a manifest written per transaction (with their checkpoint); tests use small batches.
+# Lines of a manifest, and keys of an S3 folder listing (S3 gives at most 1,000), written per transaction with
+# their checkpoint; tests use small batches.
 IMPORT_BATCH_LINES = env_int("IMPORT_BATCH_LINES", 10_000)
-if IMPORT_BATCH_LINES < 1:
-    raise ImproperlyConfigured("IMPORT_BATCH_LINES must be at least 1.")
+IMPORT_LIST_PAGE_SIZE = env_int("IMPORT_LIST_PAGE_SIZE", 1000)
+if IMPORT_BATCH_LINES < 1 or not 1 <= IMPORT_LIST_PAGE_SIZE <= 1000:
+    raise ImproperlyConfigured("IMPORT_BATCH_LINES must be at least 1, IMPORT_LIST_PAGE_SIZE 1 to 1000.")
 # An import that finds S3 out of reach (after botocore's retries) runs again this many times, after 10 s,
 # 20 s, 40 s, ... (doubling, at most 600 s), then fails with `s3_unavailable`.
 IMPORT_S3_RETRIES = env_int("IMPORT_S3_RETRIES", 5)

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,7 +34,7 @@ from importers.models import ImportJob
 from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, RefKind, SourceRefRule, bucket_access
 
-LIST_PAGE_SIZE = 1000
+LIST_PAGE_SIZE = settings.IMPORT_LIST_PAGE_SIZE
 
 
 def folder_source_params(*, project_id: int, s3_uri: str, auto_label: bool, connection: int | None) -> dict:

@@ -81,9 +81,10 @@ def put_manifest(s3, project, key: str = "gt/faults.manifest") -> str:
     return s3.put_in_drop(project, key, ("\n".join(lines) + "\n").encode())
 
 
-def start_armed_worker(s3_server, tmp_path: Path, *, fault: str, queue: str) -> WorkerProcess:
+def start_armed_worker(s3_server, tmp_path: Path, *, fault: str, queue: str, **extra_env: str) -> WorkerProcess:
     env = worker_env(s3_server)
     env.update(WORKER_ENV, GROUNDWORK_FAULT_POINTS=fault, GROUNDWORK_FAULT_DIR=str(tmp_path / "faults"))
+    env.update(extra_env)
     log_path = Path(settings.VAR_DIR) / f"test-worker-{queue}.log"
     return start_worker(env=env, log_path=log_path, queues=queue, concurrency=1)
 

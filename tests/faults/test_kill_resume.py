@@ -8,6 +8,7 @@ GROUNDWORK_FAULT_POINTS (core.fault_points) and pause there until killed.
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -26,6 +27,7 @@ from tests.faults.manifest_run import (
     wait_paused,
 )
 from tests.fixtures.datasets import assert_counts_true, make_dataset
+from tests.fixtures.s3 import png_bytes
 
 pytestmark = [pytest.mark.s3, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -128,3 +130,41 @@ def test_a_worker_killed_at_any_point_resumes_to_the_rows_of_an_uninterrupted_im
     # The resumed run counts its own batches: its 2nd is the file's 3rd.
     assert kill_at(job, s3_server, tmp_path / "twice-2", "manifest.after_batch:2").checkpoint["line"] == 3 * BATCH
     resume_and_compare(job, reference, celery_worker, "killed twice")
+
+
+def test_a_worker_killed_while_listing_a_folder_resumes_to_the_rows_of_an_uninterrupted_import(
+    project_with_roles, s3, s3_server, celery_worker, tmp_path
+):
+    project = project_with_roles.project
+    image = png_bytes()
+
+    def put(index: int) -> None:
+        key = f"folder/{['cat', 'dog', 'bad label?'][index % 3]}/{index:04}"
+        if index % 50 == 7:
+            s3.put_in_drop(project, f"{key}.txt", b"notes")  # not an image key: skipped
+        else:
+            s3.put_in_drop(project, f"{key}.png", b"not an image" if index % 61 == 3 else image)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, range(300)))
+    source = {"kind": "s3_folder", "s3_uri": s3.drop_uri(project, "folder/"), "auto_label": True}
+    reference = make_dataset(project, name="reference")
+    reference_job = services.import_start(dataset_id=reference.pk, source=source, user=None, enqueue=False)
+    services.import_run(job_id=reference_job.pk)
+    expected = picture(reference_job)
+    assert expected["job"][0] == "succeeded"
+    job = services.import_start(
+        dataset_id=make_dataset(project, name="faulted").pk, source=source, user=None, enqueue=False
+    )
+    fault, queue = "s3_folder.after_page:2", f"faults-{uuid.uuid4().hex[:8]}"
+    worker = start_armed_worker(s3_server, tmp_path, fault=fault, queue=queue, IMPORT_LIST_PAGE_SIZE="100")
+    try:
+        run_import.apply_async(args=[job.pk], queue=queue)
+        wait_paused(worker, tmp_path, fault)
+        worker.kill()
+    finally:
+        worker.stop()
+    killed = ImportJob.objects.get(pk=job.pk)
+    assert (killed.status, killed.seen, killed.checkpoint["listing_done"]) == ("running", 200, False)
+
+    resume_and_compare(job, expected, celery_worker, "folder listing")  # resumed with pages of 1,000
