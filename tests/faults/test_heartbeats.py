@@ -95,3 +95,37 @@ def test_the_beat_schedule_names_the_registered_stall_sweep(settings):
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks
     assert settings.IMPORT_STALL_SECONDS >= 3 * settings.IMPORT_HEARTBEAT_SECONDS
+
+
+@pytest.mark.s3
+@pytest.mark.worker
+def test_a_live_copy_is_left_alone_and_a_killed_one_is_run_again_to_the_same_rows(
+    project_with_roles, s3, s3_server, celery_worker, tmp_path
+):
+    project = project_with_roles.project
+    drafts = [
+        Draft(s3.drop_uri(project, f"copy/{index}.png"), labels=["cat" if index % 2 else "dog"]) for index in range(50)
+    ]
+    source = make_dataset(project, name="source", drafts=drafts)
+    # As dataset_create_from_source makes it, without enqueueing it to the session's worker.
+    dataset = make_dataset(project, name="copy", status="creating")
+    job = ImportJob.objects.create(dataset=dataset, kind="dataset", params={"dataset": source.pk}, creates_dataset=True)
+    fault, queue = "copy.before_commit:1", f"faults-{uuid.uuid4().hex[:8]}"
+    worker = start_armed_worker(s3_server, tmp_path, fault=fault, queue=queue)
+    try:
+        run_import.apply_async(args=[job.pk], queue=queue)
+        wait_paused(worker, tmp_path, fault)  # the copy written, its transaction not committed
+        time.sleep(STALL_S + 1.5)
+        assert services.imports_requeue_stalled(older_than_s=STALL_S) == []  # alive: its heartbeat goes on
+        worker.kill()
+    finally:
+        worker.stop()
+    assert not Image.objects.filter(dataset=dataset).exists()  # rolled back with the worker
+
+    requeue_when_stalled(job.pk)
+    finished = wait_finished(job.pk)
+
+    assert (finished.status, finished.imported) == ("succeeded", 50)
+    copied = sorted(Image.objects.filter(dataset=dataset).values_list("source_ref", "image_labels__label__name"))
+    assert copied == sorted(Image.objects.filter(dataset=source).values_list("source_ref", "image_labels__label__name"))
+    assert_counts_true(dataset)
