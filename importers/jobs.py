@@ -31,7 +31,9 @@ def job_heartbeat(job_id: int) -> Iterator[None]:
     A thread of its own, on its own connection in autocommit: the phases that hold one long transaction (a
     copy, the clean-up of a failed job) or wait on S3 write nothing the sweep could see, and a heartbeat
     written inside their transaction would be invisible until it commits. So the heartbeat says "the worker
-    process is alive", and imports_requeue_stalled re-runs only the jobs of dead workers."""
+    process is alive", and imports_requeue_stalled re-runs only the jobs of dead workers. On SQLite (one
+    writer) a beat waits for the phase's transaction and may be skipped: there a long transaction can look
+    stalled."""
     stop = threading.Event()
 
     def beat() -> None:
