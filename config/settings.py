@@ -119,7 +119,12 @@ CONTENT_SECURITY_POLICY = {
 # --- database ---------------------------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))}
+# Health checks: a kept connection that died (the server restarted) is replaced before a request uses it.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The web server and the worker write to the same file: WAL lets readers run beside a writer,
@@ -201,7 +206,7 @@ except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
 if STORAGE_BACKEND == "local":
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    _default_storage = {"BACKEND": "core.storage.LocalStorage"}
 elif STORAGE_BACKEND == "s3":
     if not AWS_STORAGE_BUCKET_NAME:
         raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME.")
@@ -304,6 +309,14 @@ if IMPORT_BATCH_LINES < 1 or not 1 <= IMPORT_LIST_PAGE_SIZE <= 1000:
 # 20 s, 40 s, ... (doubling, at most 600 s), then fails with `s3_unavailable`.
 IMPORT_S3_RETRIES = env_int("IMPORT_S3_RETRIES", 5)
 IMPORT_S3_RETRY_BACKOFF_S = env_int("IMPORT_S3_RETRY_BACKOFF_S", 10)
+# An import that finds the database out of reach runs again after 5 s, 10 s, ... (at most 60 s), this many
+# times, and resumes at its checkpoint once the database is back.
+IMPORT_DB_RETRIES = env_int("IMPORT_DB_RETRIES", 60)
+IMPORT_DB_RETRY_BACKOFF_S = env_int("IMPORT_DB_RETRY_BACKOFF_S", 5)
+# An unexpected error (a bug) ends the run; the job runs once more after this many seconds, and fails with
+# `internal_error` (its dataset released) when it stops on the same error twice or on this many errors.
+IMPORT_CRASH_RETRY_S = env_int("IMPORT_CRASH_RETRY_S", 5)
+IMPORT_MAX_CRASHES = env_int("IMPORT_MAX_CRASHES", 3)
 # Ranged GETs in flight at once while an import probes its images (threads of the worker process): each waits
 # out S3's time to first byte, so throughput is about this many per round trip until the worker's CPU is busy.
 IMPORT_PROBE_CONCURRENCY = env_int("IMPORT_PROBE_CONCURRENCY", 32)

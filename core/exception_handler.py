@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -30,6 +31,18 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
     drf.UnsupportedMediaType: "unsupported_media_type",
     drf.Throttled: "throttled",
 }
+
+
+DATABASE_UNAVAILABLE = "The database cannot be reached at the moment; nothing was changed. Try again shortly."
+
+
+def database_unavailable_response(response_class: type) -> Any:
+    """503 with the envelope and a Retry-After: the database is out of reach (an outage, a restart), which a
+    client may wait out; the web server reconnects by itself once it is back."""
+    logger.warning("The database is unreachable: answered 503")
+    response = response_class(error_body("database_unavailable", DATABASE_UNAVAILABLE), status=503)
+    response["Retry-After"] = "5"
+    return response
 
 
 def error_body(code: str, message: str, fields: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -91,6 +104,9 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
             headers["Retry-After"] = str(int(exc.wait))
         code = _DRF_CODES.get(type(exc)) or exc.default_code
         return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return database_unavailable_response(Response)
 
     # Unexpected: log it with its traceback, answer without any detail of it.
     view = context.get("view")

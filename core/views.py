@@ -1,10 +1,12 @@
 """Django-level error pages: JSON envelopes under /api/, plain pages elsewhere."""
 
-from django.db import DatabaseError, connection
+import sys
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 
-from core.exception_handler import error_body
+from core.exception_handler import DATABASE_UNAVAILABLE, database_unavailable_response, error_body
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -18,6 +20,13 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    """Called while the exception is being handled: one of the database being out of reach is a 503."""
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        if _is_api(request):
+            return database_unavailable_response(JsonResponse)
+        return HttpResponse(
+            DATABASE_UNAVAILABLE, status=503, content_type="text/plain; charset=utf-8", headers={"Retry-After": "5"}
+        )
     if _is_api(request):
         return JsonResponse(error_body("server_error", "An unexpected error occurred; it has been logged."), status=500)
     return server_error(request)

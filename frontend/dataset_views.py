@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 
 from core.errors import GroundworkError
+from core.uploads import refused_uploads, upload_limit
 from datasets.models import DatasetType
 from datasets.selectors import dataset_readable_by, datasets_visible_to
 from frontend.access import dataset_for, import_for, project_for
@@ -21,6 +22,7 @@ from projects.permissions import Capability
 from projects.selectors import project_connections
 
 
+@upload_limit("MANIFEST_MAX_BYTES")
 @login_required
 def dataset_new(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = project_for(request, project_id, Capability.DATASETS_MANAGE)
@@ -30,6 +32,7 @@ def dataset_new(request: HttpRequest, project_id: int) -> HttpResponse:
         connections=project_connections(project_id=project.pk),
         datasets=datasets_visible_to(user=request.user, project_id=project.pk),
         initial={"type": request.GET.get("type", DatasetType.TRAIN)},
+        refused_files=refused_uploads(request),
     )
     if request.method == "POST" and form.is_valid():
         source = form.source_spec()

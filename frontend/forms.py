@@ -3,8 +3,10 @@
 from collections.abc import Iterable, Mapping
 
 from django import forms
+from django.conf import settings
 
 from core.errors import GroundworkError
+from core.uploads import size_words
 from datasets.models import DatasetType
 from projects.models import Role
 
@@ -112,8 +114,11 @@ class DatasetCreateForm(forms.Form):
     )
     copy_of = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Dataset to copy", choices=[])
 
-    def __init__(self, *args, connections: Iterable = (), datasets: Iterable = (), **kwargs) -> None:
+    def __init__(
+        self, *args, connections: Iterable = (), datasets: Iterable = (), refused_files: Iterable = (), **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.refused_files = list(refused_files)  # cut off while they streamed in: over the manifest limit
         self.fields["connection"].choices = [("", "The server's bucket")] + [
             (c.pk, f"{c.name} (s3://{c.bucket}/{c.prefix})") for c in connections
         ]
@@ -128,7 +133,10 @@ class DatasetCreateForm(forms.Form):
             self.add_error("s3_uri", "Give the S3 folder to import.")
         if source == "manifest":
             if data.get("manifest_from") == "file":
-                if not data.get("manifest_file"):
+                if self.refused_files:
+                    limit = size_words(settings.MANIFEST_MAX_BYTES)
+                    self.add_error("manifest_file", f"The manifest file is over {limit}; it was not received.")
+                elif not data.get("manifest_file"):
                     self.add_error("manifest_file", "Choose the manifest file.")
             elif not data.get("manifest_uri"):
                 self.add_error("manifest_uri", "Give the manifest's S3 location.")

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from core.pagination import IdCursorPagination, paginated_response
 from core.parsers import LimitedJSONParser
+from core.uploads import UploadTooLarge, refused_uploads, size_words, upload_limit
 from core.validation import validated
 from datasets.models import Dataset
 from datasets.serializers import SourceSerializer
@@ -56,6 +57,7 @@ class ManifestUploadSerializer(serializers.Serializer):
     manifest = serializers.FileField(help_text="A Ground Truth manifest (JSON Lines), up to 1 GB")
 
 
+@upload_limit("MANIFEST_MAX_BYTES")
 class DatasetImportApi(ProjectScopedApi):
     capabilities = {"post": Capability.DATASETS_MANAGE}
     parser_classes = [LimitedJSONParser, MultiPartParser]
@@ -66,9 +68,15 @@ class DatasetImportApi(ProjectScopedApi):
     )
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset, _ = self.get_member_object(Dataset.objects.all(), dataset_id)
-        request._request.upload_max_file_bytes = settings.MANIFEST_MAX_BYTES  # before the body is read
         if request.content_type.startswith("multipart/"):
-            upload = validated(ManifestUploadSerializer, request.data)["manifest"]
+            data = request.data  # parsed here at the latest, so the refused files are known
+            if refused_uploads(request._request):
+                raise UploadTooLarge(
+                    f"The manifest is over {size_words(settings.MANIFEST_MAX_BYTES)}; it was not received.",
+                    code="ERROR_MANIFEST_SIZE_TOO_LARGE",
+                    fields={"manifest": "Too large."},
+                )
+            upload = validated(ManifestUploadSerializer, data)["manifest"]
             source = {"kind": "manifest", "upload": upload, "upload_size": upload.size}
         else:
             source = validated(SourceSerializer, request.data)

@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from core.fault_points import fault_point
+from core.text import storable
 from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
@@ -61,13 +62,14 @@ def cancel_requested(job_id: int) -> bool:
 
 def add_line_errors(job: ImportJob, errors: Sequence[tuple[int | None, str, str, str]]) -> None:
     """Store (line, source_ref, code, message) errors, the first 10,000 of the job; count all of them.
-    The caller saves `job.line_error_count` in the same transaction."""
+    A line's bad characters are quoted in its message: they are stored escaped. The caller saves
+    `job.line_error_count` in the same transaction."""
     if not errors:
         return
     room = max(0, MAX_STORED_LINE_ERRORS - job.line_error_count)
     ImportLineError.objects.bulk_create(
         [
-            ImportLineError(job=job, line=line, source_ref=ref[:2048], code=code, message=message)
+            ImportLineError(job=job, line=line, source_ref=storable(ref)[:2048], code=code, message=storable(message))
             for line, ref, code, message in errors[:room]
         ]
     )

@@ -30,7 +30,7 @@ from datasets.services.entries_bulk import StagedEntries, entries_add_staged, en
 from datasets.services.own_uploads import entries_add_own_uploads
 from datasets.services.stats import dataset_lock
 from importers.jobs import JobCanceled, add_line_errors, commit_without_flush_wait
-from importers.lines import iter_lines
+from importers.lines import count_lines, iter_lines
 from importers.models import ImportJob
 from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, RefKind, SourceRefRule, bucket_access
@@ -130,11 +130,15 @@ def run_manifest_import(job: ImportJob) -> None:
             connection_id=job.params.get("connection"),
             folder=False,
         )
+    size = _s3_manifest_size(job, access) if access is not None else None
+
+    def chunks_from(offset: int) -> Iterator[bytes]:
+        return _s3_chunks(job, access, offset, size) if access is not None else _stored_chunks(job, offset)
+
+    if "lines_total" not in job.checkpoint:
+        job = _count_lines(job, chunks_from(0))
     line, offset = job.checkpoint.get("line", 0), job.checkpoint.get("offset", 0)
-    if access is not None:
-        chunks = _s3_chunks(job, access, offset, _s3_manifest_size(job, access))
-    else:
-        chunks = _stored_chunks(job, offset)
+    chunks = chunks_from(offset)
     # Judged in the read-ahead thread: the rule holds no database access once built.
     rule = SourceRefRule(
         project_id=job.dataset.project_id, connections=[access.connection] if access and access.connection else []
@@ -150,6 +154,22 @@ def run_manifest_import(job: ImportJob) -> None:
     probe_job_entries(job, _readable_buckets(job, access))
     if "storage_name" in job.params:
         default_storage.delete(job.params["storage_name"])
+
+
+def _count_lines(job: ImportJob, chunks: Iterator[bytes]) -> ImportJob:
+    """Count the manifest's lines before the first batch is written, so a manifest over the limit fails
+    before any entry is written (and is never written, then undone). The count is kept in the checkpoint:
+    a resumed job does not count again."""
+    total = count_lines(chunks, stop_after=settings.MANIFEST_MAX_LINES)
+    if total > settings.MANIFEST_MAX_LINES:
+        raise ManifestFailure(
+            f"The manifest has more than {settings.MANIFEST_MAX_LINES:,} lines.",
+            code="ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM",
+        )
+    job.checkpoint = {**job.checkpoint, "lines_total": total}
+    job.heartbeat_at = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(checkpoint=job.checkpoint, heartbeat_at=job.heartbeat_at)
+    return job
 
 
 @dataclass

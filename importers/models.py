@@ -46,6 +46,8 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress written by a worker")
     finished_at = models.DateTimeField(null=True, blank=True)
+    crash_count = models.PositiveSmallIntegerField(default=0, help_text="Runs ended by an unexpected error")
+    last_crash = models.CharField(max_length=500, blank=True, default="", help_text="The last such error")
 
     class Meta:
         ordering = ["-id"]

@@ -8,12 +8,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import Conflict, GroundworkError, InvalidInput
+from core.text import storable
 from datasets.models import Dataset, DatasetStatus, DatasetType
 from datasets.services.copy import dataset_copy_entries
 from datasets.services.datasets import dataset_create, ensure_not_busy
@@ -220,6 +222,30 @@ def import_postpone(*, job_id: int, seconds: int) -> None:
     )
 
 
+def import_record_crash(*, job_id: int, error: BaseException) -> bool:
+    """Count an unexpected error that ended a run of the job; True when the job was failed for it, because
+    it stopped on the same error before or on IMPORT_MAX_CRASHES errors (so a poisoned job is never run for
+    ever, its dataset left `updating`). The traceback is the caller's to log."""
+    signature = storable(f"{type(error).__name__}: {error}")[:500]
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in FINISHED_STATUSES:
+            return True
+        repeated = job.last_crash == signature
+        job.crash_count += 1
+        job.last_crash = signature
+        job.save(update_fields=["crash_count", "last_crash"])
+    if not repeated and job.crash_count < settings.IMPORT_MAX_CRASHES:
+        return False
+    failure = GroundworkError(
+        f"The import stopped {job.crash_count} times on an unexpected error (the last a {type(error).__name__}); "
+        "the worker's log has the traceback.",
+        code="internal_error",
+    )
+    import_fail(job_id=job_id, error=failure)
+    return True
+
+
 def imports_requeue_stalled(*, older_than_s: int) -> list[int]:
     """Enqueue again the jobs nobody works on: queued or running without progress for `older_than_s`.
 
@@ -228,9 +254,18 @@ def imports_requeue_stalled(*, older_than_s: int) -> list[int]:
     twice is safe: each step re-reads its checkpoint under the job's row lock and skips what was written.
     """
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    stalled = ImportJob.objects.filter(
-        Q(status=ImportStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(status=ImportStatus.QUEUED, created_at__lt=cutoff)
-    ).values_list("pk", flat=True)
+    for job_id in ImportJob.objects.filter(
+        status=ImportStatus.RUNNING, cancel_requested=True, heartbeat_at__lt=cutoff
+    ).values_list("pk", flat=True)[:100]:
+        import_cancel_abandoned(job_id=job_id, older_than_s=older_than_s)  # nobody runs them: no resume either
+    stalled = (
+        ImportJob.objects.filter(cancel_requested=False)
+        .filter(
+            Q(status=ImportStatus.RUNNING, heartbeat_at__lt=cutoff)
+            | Q(status=ImportStatus.QUEUED, created_at__lt=cutoff)
+        )
+        .values_list("pk", flat=True)
+    )
     job_ids = list(stalled[:100])
     from importers.tasks import run_import
 
@@ -248,6 +283,22 @@ def import_cancel(*, job_id: int) -> ImportJob:
         raise Conflict(f"Import {job.pk} has ended already ({job.status}).", code="import_finished")
     job.cancel_requested = True
     job.save(update_fields=["cancel_requested"])
-    if job.status == ImportStatus.QUEUED:
+    if job.status == ImportStatus.QUEUED or _abandoned(job, older_than_s=settings.IMPORT_STALL_SECONDS):
+        dataset_refresh_stats(dataset_id=job.dataset_id)  # a running job may have written batches: they stay
         _finish(job, status=ImportStatus.CANCELED)
     return job
+
+
+def _abandoned(job: ImportJob, *, older_than_s: int) -> bool:
+    """Running, but no worker has written progress for `older_than_s`: its worker is gone."""
+    stale = job.heartbeat_at is None or job.heartbeat_at < timezone.now() - timedelta(seconds=older_than_s)
+    return job.status == ImportStatus.RUNNING and stale
+
+
+@transaction.atomic
+def import_cancel_abandoned(*, job_id: int, older_than_s: int) -> None:
+    """Finish a job whose cancel was asked for while no worker ran it (its worker died)."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.cancel_requested and _abandoned(job, older_than_s=older_than_s):
+        dataset_refresh_stats(dataset_id=job.dataset_id)
+        _finish(job, status=ImportStatus.CANCELED)

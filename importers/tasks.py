@@ -5,6 +5,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from core.errors import GroundworkError
 from core.s3_clients import TRANSIENT_S3_ERRORS
@@ -36,6 +37,17 @@ def run_import(self: Task, job_id: int) -> dict[str, Any]:
         )  # fmt: skip
         services.import_postpone(job_id=job_id, seconds=countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
+    except (OperationalError, InterfaceError) as exc:  # the database out of reach: resume once it is back
+        if self.request.retries >= settings.IMPORT_DB_RETRIES:
+            raise
+        countdown = min(settings.IMPORT_DB_RETRY_BACKOFF_S * 2 ** min(self.request.retries, 6), 60)
+        logger.warning("Import %s: database unreachable (%s); retry in %ss", job_id, exc, countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:  # a bug: logged, run once more, then the job fails instead of wedging its dataset
+        logger.exception("Import %s: unexpected error", job_id)
+        if services.import_record_crash(job_id=job_id, error=exc):
+            return {"job": job_id, "status": "failed", "error": "internal_error"}
+        raise self.retry(exc=exc, countdown=settings.IMPORT_CRASH_RETRY_S) from exc
 
 
 @shared_task(name="importers.requeue_stalled_imports")

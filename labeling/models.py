@@ -58,6 +58,9 @@ class LabelingJob(models.Model):
     name = models.CharField(max_length=63)
     task_type = models.CharField(max_length=16, choices=TaskType.choices)
     labels = models.JSONField(default=list, help_text="The label names workers choose from, in order")
+    # Renames and deletions of the dataset's labels since the job was made, {old name: new name or None}, so
+    # that an answer given under an old name is written under the label's name of the moment.
+    label_renames = models.JSONField(default=dict, blank=True)
     instructions = models.TextField(blank=True, default="")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="jobs")
     workers_per_image = models.PositiveSmallIntegerField(default=1)

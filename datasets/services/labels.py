@@ -7,6 +7,7 @@ from core.errors import Conflict, NotFound
 from datasets.models import BoundingBox, ImageLabel, Label
 from datasets.services.label_counts import labels_recount
 from datasets.services.stats import dataset_lock, dataset_refresh_stats, entries_refresh_is_labeled
+from datasets.signals import label_changed
 from datasets.validation import clean_label_name
 
 
@@ -41,6 +42,7 @@ def label_rename(*, dataset_id: int, name: str, new_name: str) -> Label:
     if target is None:
         label.name = new_name
         label.save(update_fields=["name"])
+        label_changed.send(sender=Label, dataset_id=dataset_id, old_name=name, new_name=new_name)
         return label
     # Merge: entries that have both keep one image-level link; all boxes move to the target.
     already_on_target = ImageLabel.objects.filter(label_id=target.pk, image_id=OuterRef("image_id"))
@@ -49,6 +51,7 @@ def label_rename(*, dataset_id: int, name: str, new_name: str) -> Label:
     label.delete()  # the links still on it were duplicates of the target's
     labels_recount(dataset_id=dataset_id, label_ids=[target.pk])
     dataset_refresh_stats(dataset_id=dataset_id)
+    label_changed.send(sender=Label, dataset_id=dataset_id, old_name=name, new_name=new_name)
     return target
 
 
@@ -62,3 +65,4 @@ def label_delete(*, dataset_id: int, name: str) -> None:
     label.delete()
     entries_refresh_is_labeled(dataset_id=dataset_id, may_gain=False)
     dataset_refresh_stats(dataset_id=dataset_id)
+    label_changed.send(sender=Label, dataset_id=dataset_id, old_name=name, new_name=None)

@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from core.storage import StorageFull
 from datasets.image_checks import ImageInfo, ImageRejected, check_image_file, make_thumbnail
 from datasets.manifest import EntryDraft
 from datasets.models import Image, Origin
@@ -69,9 +70,14 @@ def _check(upload: UploadedFileInput) -> _Accepted:
 
 
 def _store(dataset_id: int, accepted: _Accepted) -> tuple[str, str]:
+    """Store the image and its thumbnail, both or neither. Raises StorageFull."""
     stem = f"{dataset_id}/{uuid.uuid4().hex}"
     name = default_storage.save(f"uploads/{stem}.{_EXTENSIONS[accepted.info.format]}", File(accepted.upload.file))
-    thumbnail = default_storage.save(f"thumbnails/{stem}.jpg", ContentFile(accepted.thumbnail))
+    try:
+        thumbnail = default_storage.save(f"thumbnails/{stem}.jpg", ContentFile(accepted.thumbnail))
+    except BaseException:
+        default_storage.delete(name)
+        raise
     return name, thumbnail
 
 
@@ -108,9 +114,15 @@ def images_upload(
     try:
         facts = {}
         for item in accepted:
-            name, thumbnail = _store(dataset_id, item)
+            try:
+                name, thumbnail = _store(dataset_id, item)
+            except StorageFull as full:  # the files that fit are stored, the others refused
+                result.errors.append(UploadError(item.upload.name, full.code, f"{item.upload.name}: {full.message}"))
+                continue
             stored += [name, thumbnail]
             facts[upload_source_ref(name)] = (item, name, thumbnail)
+        if not facts:
+            return result
         result.created_ids = _add_entries(dataset_id=dataset_id, facts=facts, labels=clean_labels, user=user)
     except BaseException:
         for name in stored:

@@ -15,6 +15,7 @@ A result that needs review (a tie, a half-chosen label or box; see labeling.cons
 the task waits in `review` for a reviewer.
 """
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -23,16 +24,20 @@ from statistics import fmean
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from core.errors import GroundworkError
 from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from datasets.services.annotations import AnnotationChange, entries_replace_annotations
+from datasets.services.stats import dataset_lock
 from datasets.validation import BoxInput
 from labeling import consolidation, queue_sql
+from labeling.label_changes import resolve_result
 from labeling.models import JobStatus, LabelingJob, Task, TaskStatus, TaskType
+
+logger = logging.getLogger(__name__)
 
 WRITE_BACK_BATCH = 500
 
@@ -58,6 +63,13 @@ def consolidate_answers(*, task_type: str, answers: list[dict[str, Any]]) -> tup
     return result, verification.confidence, verification.needs_review
 
 
+def _result_labels(result: dict[str, Any]) -> list[str]:
+    """The image-level labels of a classification or multi-label result (a deleted label is None)."""
+    if "labels" in result:
+        return result["labels"]
+    return [result["label"]] if result["label"] is not None else []
+
+
 def _changes(*, job: LabelingJob, results: Mapping[int, dict[str, Any]]) -> list[AnnotationChange]:
     """The entry changes of results by image id: each entry keeps what is not the job's and takes the result
     (two queries at most, whatever the number of images)."""
@@ -69,10 +81,8 @@ def _changes(*, job: LabelingJob, results: Mapping[int, dict[str, Any]]) -> list
         for image_id, name in links:
             if name not in own:
                 kept[image_id].append(name)
-        key = "label" if job.task_type == TaskType.CLASSIFICATION else "labels"
         return [
-            AnnotationChange(image_id, labels=[*kept[image_id], *([r[key]] if key == "label" else r[key])])
-            for image_id, r in results.items()
+            AnnotationChange(image_id, labels=[*kept[image_id], *_result_labels(r)]) for image_id, r in results.items()
         ]
     if job.task_type == TaskType.BOUNDING_BOX:
         kept_boxes: dict[int, list[BoxInput]] = defaultdict(list)
@@ -97,9 +107,19 @@ def _changes(*, job: LabelingJob, results: Mapping[int, dict[str, Any]]) -> list
     return []  # a verification result changes no label
 
 
+@transaction.atomic
 def write_back_many(*, job: LabelingJob, results: Mapping[int, dict[str, Any]]) -> dict[int, GroundworkError]:
     """Write results (by image id) into their entries with the job as provenance, replacing the entries' labels
-    or boxes of the job's labels; returns the dataset's refusals by image id (those entries are unchanged)."""
+    or boxes of the job's labels; returns the dataset's refusals by image id (those entries are unchanged).
+
+    What each entry keeps is read under the dataset's lock, with the job's labels as they are then: an edit,
+    rename, merge or delete acknowledged before the write is never undone by it."""
+    dataset_lock(dataset_id=job.dataset_id)
+    job.labels, renames = LabelingJob.objects.values_list("labels", "label_renames").get(pk=job.pk)
+    results = {
+        image_id: resolve_result(task_type=job.task_type, result=result, renames=renames)
+        for image_id, result in results.items()
+    }
     changes = _changes(job=job, results=results)
     if not changes:
         return {}
@@ -171,7 +191,16 @@ def results_write_back(*, job_id: int, limit: int = WRITE_BACK_BATCH, now: datet
         if not pending:
             return 0
         job = LabelingJob.objects.get(pk=job_id)
-        refused = write_back_many(job=job, results={image_id: result for _, image_id, result in pending})
+        results = {image_id: result for _, image_id, result in pending}
+        try:
+            refused = write_back_many(job=job, results=results)  # a savepoint: an error undoes this write only
+        except (OperationalError, InterfaceError):
+            raise  # the database out of reach: the sweep writes the batch later
+        except Exception:
+            logger.exception(
+                "Labeling job %s: a write-back of %s results failed; writing them one by one", job_id, len(results)
+            )
+            refused = _write_back_each(job=job, results=results)
         written = [pk for pk, image_id, _ in pending if image_id not in refused]
         Task.objects.filter(pk__in=written).update(written_at=now)
         for pk, image_id, result in pending:
@@ -187,6 +216,24 @@ def results_write_back(*, job_id: int, limit: int = WRITE_BACK_BATCH, now: datet
             )
         job_complete_if_done(job_id=job_id, now=now)
         return len(pending)
+
+
+def _write_back_each(*, job: LabelingJob, results: Mapping[int, dict[str, Any]]) -> dict[int, GroundworkError]:
+    """Write results one at a time, so that one result that cannot be written (a bug) holds back no other: it
+    goes to review with `internal_error`, never retried for ever, never blocking the job's end."""
+    refused: dict[int, GroundworkError] = {}
+    for image_id, result in results.items():
+        try:
+            refused.update(write_back_many(job=job, results={image_id: result}))
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("Labeling job %s: the result of image %s could not be written", job.pk, image_id)
+            refused[image_id] = GroundworkError(
+                "The result could not be written (an unexpected error; the worker's log has the traceback).",
+                code="internal_error",
+            )
+    return refused
 
 
 def jobs_with_pending_write_back(*, older_than: datetime) -> list[int]:

@@ -77,7 +77,7 @@ def test_embedded_defaults_need_no_server(tmp_path):
     engine, broker, storage, media = result.stdout.split()
     assert engine == "django.db.backends.sqlite3"
     assert broker == "filesystem://"
-    assert storage == "django.core.files.storage.FileSystemStorage"
+    assert storage == "core.storage.LocalStorage"
     assert media == str(tmp_path / "media")
 
 

@@ -1,4 +1,6 @@
 import io
+import random
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,37 @@ def test_uploads_go_to_s3_when_the_storage_is_s3(project_with_roles, dataset, s3
     assert stored.storage_name in keys
     assert stored.thumbnail_name in keys
     assert requests.get(entry["image_url"], timeout=10).content == image_bytes()
+
+
+@pytest.fixture
+def small_disk(settings, tmp_path):
+    """MEDIA_ROOT on a 300 KB tmpfs: a real disk that fills up (the tests run as root, as CI does)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)], check=True)
+    settings.MEDIA_ROOT = str(mount_point)
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def noise_png(side: int) -> bytes:
+    """A PNG that does not compress: side x side x 3 bytes."""
+    out = io.BytesIO()
+    PILImage.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_on_a_full_disk_the_files_that_fit_are_stored_and_the_others_refused(project_with_roles, dataset, small_disk):
+    files = [("small-1.png", image_bytes("PNG")), ("big.png", noise_png(400)), ("small-2.png", image_bytes("PNG"))]
+    assert len(files[1][1]) > 300 * 1024
+
+    response = upload(project_with_roles.client("manager"), dataset, files)
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert len(body["created"]) == 2
+    assert [(e["file"], e["code"]) for e in body["errors"]] == [("big.png", "storage_full")]
+    names = sorted(p.relative_to(small_disk).parts[0] for p in small_disk.rglob("*") if p.is_file())
+    assert names == ["thumbnails", "thumbnails", "uploads", "uploads"]  # no part of big.png left behind
+    assert Image.objects.filter(dataset=dataset).count() == 2
+    assert_counts_true(dataset)

@@ -153,6 +153,42 @@ def test_terminal_errors_leave_the_dataset_as_it_was(
     assert_counts_true(dataset)
 
 
+@pytest.mark.parametrize("uploaded", [False, True])
+def test_a_manifest_over_the_line_limit_fails_before_any_entry_is_written(
+    project_with_roles, s3, settings, monkeypatch, uploaded
+):
+    monkeypatch.setattr(manifest_source, "BATCH_LINES", 2)
+    settings.MANIFEST_MAX_LINES = 5
+    written = []
+    monkeypatch.setattr(manifest_source, "_write_batch", lambda job_id, batch: written.append(batch))
+    body = manifest(*[classification(s3.drop_uri(project_with_roles.project, f"l/{i}.jpg")) for i in range(6)])
+    if uploaded:
+        dataset = make_dataset(project_with_roles.project)
+        response = project_with_roles.client("manager").post(
+            f"/api/v1/datasets/{dataset.id}/imports/",
+            {"manifest": SimpleUploadedFile("output.manifest", body)},
+            format="multipart",
+        )
+        services.import_run(job_id=response.json()["id"])
+        job = ImportJob.objects.get(pk=response.json()["id"])
+    else:
+        dataset, job = run(project_with_roles.project, s3, body)
+
+    assert (job.status, job.error_code) == ("failed", "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM")
+    assert written == []  # not one batch reached the database, so there was nothing to undo
+    assert (job.seen, job.imported, job.checkpoint.get("line")) == (0, 0, None)
+    assert not Image.objects.filter(dataset=dataset).exists()
+
+
+def test_a_manifest_at_the_line_limit_is_imported_and_its_count_kept(project_with_roles, s3, settings):
+    settings.MANIFEST_MAX_LINES = 5
+    body = manifest(*[classification(s3.drop_uri(project_with_roles.project, f"k/{i}.jpg")) for i in range(5)])
+
+    _, job = run(project_with_roles.project, s3, body)
+
+    assert (job.status, job.imported, job.checkpoint["lines_total"]) == ("succeeded", 5, 5)
+
+
 def test_a_missing_manifest_is_inaccessible(project_with_roles, s3):
     source = {"kind": "manifest", "s3_uri": s3.drop_uri(project_with_roles.project, "nowhere.manifest")}
     _, job = services.dataset_create_from_source(
