@@ -291,8 +291,21 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "groundwork")
 CELERY_TASK_ALWAYS_EAGER = False
-# An import without progress for this long is enqueued again (see importers.services.imports_requeue_stalled).
-IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 600)
+# A running import's worker writes a heartbeat every IMPORT_HEARTBEAT_SECONDS, in every phase, from a thread of
+# its own (importers.jobs.job_heartbeat). An import whose heartbeat is older than IMPORT_STALL_SECONDS (several
+# heartbeats: its worker is dead) is enqueued again by beat's sweep, every IMPORT_STALL_SWEEP_SECONDS (see
+# importers.services.imports_requeue_stalled). Production: 30 s, 300 s, 60 s. The fault tests use ~1 s and ~3 s.
+IMPORT_HEARTBEAT_SECONDS = env_int("IMPORT_HEARTBEAT_SECONDS", 30)
+IMPORT_STALL_SECONDS = env_int("IMPORT_STALL_SECONDS", 300)
+IMPORT_STALL_SWEEP_SECONDS = env_int("IMPORT_STALL_SWEEP_SECONDS", 60)
+if IMPORT_HEARTBEAT_SECONDS < 1 or IMPORT_STALL_SECONDS < 3 * IMPORT_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("IMPORT_STALL_SECONDS must be at least 3 heartbeats (IMPORT_HEARTBEAT_SECONDS >= 1).")
+# Lines of a manifest, and keys of an S3 folder listing (S3 gives at most 1,000), written per transaction with
+# their checkpoint; tests use small batches.
+IMPORT_BATCH_LINES = env_int("IMPORT_BATCH_LINES", 10_000)
+IMPORT_LIST_PAGE_SIZE = env_int("IMPORT_LIST_PAGE_SIZE", 1000)
+if IMPORT_BATCH_LINES < 1 or not 1 <= IMPORT_LIST_PAGE_SIZE <= 1000:
+    raise ImproperlyConfigured("IMPORT_BATCH_LINES must be at least 1, IMPORT_LIST_PAGE_SIZE 1 to 1000.")
 # An import that finds S3 out of reach (after botocore's retries) runs again this many times, after 10 s,
 # 20 s, 40 s, ... (doubling, at most 600 s), then fails with `s3_unavailable`.
 IMPORT_S3_RETRIES = env_int("IMPORT_S3_RETRIES", 5)
@@ -314,7 +327,10 @@ if not 1 <= IMPORT_PROBE_CONCURRENCY <= 256:
 # batch (see labeling.services.results): a longer wait makes bigger batches, a shorter one fresher entries.
 LABELING_WRITE_BACK_DELAY_S = env_int("LABELING_WRITE_BACK_DELAY_S", 2)
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stalled-imports": {"task": "importers.requeue_stalled_imports", "schedule": 60.0},
+    "requeue-stalled-imports": {
+        "task": "importers.requeue_stalled_imports",
+        "schedule": float(IMPORT_STALL_SWEEP_SECONDS),
+    },
     "expire-labeling-leases": {"task": "labeling.expire_leases", "schedule": 30.0},
     "sweep-labeling-write-backs": {"task": "labeling.sweep_write_backs", "schedule": 60.0},
 }

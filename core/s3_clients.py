@@ -1,6 +1,29 @@
-"""The botocore client settings every S3 client of the platform uses (pure)."""
+"""The botocore client settings every S3 client of the platform uses, and what counts as S3 out of reach (pure)."""
 
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+
+class S3OutOfReach(Exception):
+    """S3 answered with an outage (5xx, throttling) through botocore's retries: no verdict on the object."""
+
+
+# S3 out of reach after botocore's own retries: connection refused or reset, connect and read timeouts, a body
+# cut short, or S3OutOfReach. Worth running the job again later; it resumes at its checkpoint. Any other
+# ClientError (AccessDenied, NoSuchBucket, ...) is an answer, not an outage.
+TRANSIENT_S3_ERRORS = (BotoConnectionError, HTTPClientError, IncompleteReadError, S3OutOfReach)
+
+_OUTAGE_CODES = {
+    "InternalError", "ServiceUnavailable", "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
+    "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled", "BandwidthLimitExceeded",
+}  # fmt: skip
+
+
+def is_outage(error: ClientError) -> bool:
+    """A 5xx or a throttling answer: S3 said nothing about the object."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return status >= 500 or status == 429 or error.response.get("Error", {}).get("Code", "") in _OUTAGE_CODES
 
 
 def s3_client_config(max_pool_connections: int) -> Config:

@@ -1,20 +1,59 @@
-"""What every import source shares: cancellation, line errors, and undoing a failed job's entries."""
+"""What every import source shares: cancellation, line errors, heartbeats, and undoing a failed job's entries."""
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
+from core.fault_points import fault_point
 from core.text import storable
 from datasets.models import BoundingBox, Image, ImageLabel, Origin
 from datasets.services.label_counts import add_contributions, contributions_of, label_counts_apply
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
-from importers.models import ImportJob, ImportLineError
+from importers.models import ImportJob, ImportLineError, ImportStatus
 
 MAX_STORED_LINE_ERRORS = 10_000
+
+logger = logging.getLogger(__name__)
 
 
 class JobCanceled(Exception):
     """Raised between two steps of a job whose cancel was asked for."""
+
+
+@contextmanager
+def job_heartbeat(job_id: int) -> Iterator[None]:
+    """Write the running job's heartbeat every IMPORT_HEARTBEAT_SECONDS while the block runs, whatever it does.
+
+    A thread of its own, on its own connection in autocommit: the phases that hold one long transaction (a
+    copy, the clean-up of a failed job) or wait on S3 write nothing the sweep could see, and a heartbeat
+    written inside their transaction would be invisible until it commits. So the heartbeat says "the worker
+    process is alive", and imports_requeue_stalled re-runs only the jobs of dead workers. On SQLite (one
+    writer) a beat waits for the phase's transaction and may be skipped: there a long transaction can look
+    stalled."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.IMPORT_HEARTBEAT_SECONDS):
+                try:
+                    ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("Import %s: heartbeat not written", job_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"import-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def cancel_requested(job_id: int) -> bool:
@@ -61,5 +100,6 @@ def job_entries_delete(job: ImportJob) -> int:
         ImageLabel.objects.filter(image_id__in=batch).delete()
         BoundingBox.objects.filter(image_id__in=batch).delete()
         Image.objects.filter(pk__in=batch).delete()
+        fault_point("jobs.entries_delete")
     dataset_refresh_stats(dataset_id=job.dataset_id)
     return len(ids)

@@ -20,7 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
+from core.fault_points import fault_point
 from core.prefetch import prefetch
+from core.s3_clients import S3OutOfReach, is_outage
 from datasets.manifest import MAX_LINE_CHARS, EntryDraft, LineRejected, parse_line, parse_s3_uri
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
@@ -34,8 +36,8 @@ from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, RefKind, SourceRefRule, bucket_access
 
 # Larger batches cost the writer fewer round trips per line (each may wait for the parsing thread to yield the
-# GIL); 10,000 staged lines are about 3 MB.
-BATCH_LINES = 10_000
+# GIL); 10,000 staged lines (the default of IMPORT_BATCH_LINES) are about 3 MB.
+BATCH_LINES = settings.IMPORT_BATCH_LINES
 PREFETCH_BATCHES = 2
 INVALID_JSON = "ERROR_INVALID_JSON_LINE"
 CHUNK_BYTES = 1 << 20
@@ -69,6 +71,7 @@ def _s3_manifest_size(job: ImportJob, access: BucketAccess) -> int:
     try:
         size = access.client().head_object(Bucket=job.params["bucket"], Key=job.params["key"])["ContentLength"]
     except ClientError as error:
+        _raise_if_outage(error)
         raise ManifestFailure(f"The manifest {job.params['s3_uri']} cannot be read.", code=INACCESSIBLE) from error
     _check_size(size)
     if job.params.get("size") != size:
@@ -84,8 +87,15 @@ def _s3_chunks(job: ImportJob, access: BucketAccess, offset: int, size: int) -> 
     try:
         body = access.client().get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
     except ClientError as error:
+        _raise_if_outage(error)
         raise ManifestFailure(f"The manifest {job.params['s3_uri']} cannot be read.", code=INACCESSIBLE) from error
     yield from body.iter_chunks(CHUNK_BYTES)
+
+
+def _raise_if_outage(error: ClientError) -> None:
+    """A 5xx or throttling answer is S3 out of reach, not an unreadable manifest: the task retries later."""
+    if is_outage(error):
+        raise S3OutOfReach(f"S3 answered {error.response.get('Error', {}).get('Code') or error}") from error
 
 
 def _stored_chunks(job: ImportJob, offset: int) -> Iterator[bytes]:
@@ -133,9 +143,13 @@ def run_manifest_import(job: ImportJob) -> None:
     rule = SourceRefRule(
         project_id=job.dataset.project_id, connections=[access.connection] if access and access.connection else []
     )
-    batches = _parsed_batches(chunks, first_line=line + 1, first_offset=offset, rule=rule)
+    # Batch boundaries show in line errors (a source-ref repeated within a batch names its first line), so a
+    # resumed job keeps the batch size it started with, whatever the setting is now.
+    batch_lines = job.checkpoint.get("batch_lines", BATCH_LINES)
+    batches = _parsed_batches(chunks, first_line=line + 1, first_offset=offset, rule=rule, batch_lines=batch_lines)
     for batch in prefetch(batches, depth=PREFETCH_BATCHES):
         job = _write_batch(job.pk, batch)
+        fault_point("manifest.after_batch")
     _check_totals(job)
     probe_job_entries(job, _readable_buckets(job, access))
     if "storage_name" in job.params:
@@ -165,6 +179,7 @@ class ParsedBatch:
 
     first_line: int
     last_line: int
+    size: int  # the batch size it was cut with
     offset: int  # of the byte after the last line
     seen: int  # lines that are not blank
     rejected: int
@@ -175,7 +190,7 @@ class ParsedBatch:
 
 
 def _parsed_batches(
-    chunks: Iterator[bytes], *, first_line: int, first_offset: int, rule: SourceRefRule
+    chunks: Iterator[bytes], *, first_line: int, first_offset: int, rule: SourceRefRule, batch_lines: int
 ) -> Iterator[ParsedBatch]:
     batch: list[tuple[int, bytes | None]] = []
     end = first_offset
@@ -187,14 +202,14 @@ def _parsed_batches(
                 code="ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM",
             )
         batch.append((number, raw))
-        if len(batch) == BATCH_LINES:
-            yield _parse_batch(batch, end, rule)
+        if len(batch) == batch_lines:
+            yield _parse_batch(batch, end, rule, batch_lines)
             batch = []
     if batch:
-        yield _parse_batch(batch, end, rule)
+        yield _parse_batch(batch, end, rule, batch_lines)
 
 
-def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, rule: SourceRefRule) -> ParsedBatch:
+def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, rule: SourceRefRule, size: int) -> ParsedBatch:
     errors: list[tuple[int | None, str, str, str]] = []
     drafts: dict[str, EntryDraft] = {}
     line_of: dict[str, int] = {}
@@ -228,6 +243,7 @@ def _parse_batch(batch: list[tuple[int, bytes | None]], offset: int, rule: Sourc
     return ParsedBatch(
         first_line=batch[0][0],
         last_line=batch[-1][0],
+        size=size,
         offset=offset,
         seen=seen,
         rejected=rejected,
@@ -313,7 +329,7 @@ def _write_batch(job_id: int, batch: ParsedBatch) -> ImportJob:
     job.imported += len(created_ids)
     job.skipped += skipped
     job.failed += rejected
-    job.checkpoint = {**job.checkpoint, "line": batch.last_line, "offset": batch.offset}
+    job.checkpoint = {**job.checkpoint, "line": batch.last_line, "offset": batch.offset, "batch_lines": batch.size}
     job.heartbeat_at = timezone.now()
     job.save(update_fields=["seen", "imported", "skipped", "failed", "checkpoint", "line_error_count", "heartbeat_at"])
     return job

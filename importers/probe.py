@@ -13,7 +13,10 @@ Decisions:
   Later ranged GETs send `If-Match` with the first GET's ETag, so bytes of two versions are never mixed.
 - Extra GETs ask generously (at least double the head, 16 KiB past what the parser asks for): a round trip
   costs far more than a few KiB of transfer.
-- S3 errors become results, never exceptions: a listing of 250,000 keys must yield 250,000 results.
+- S3's answers about an object (not found, access denied, a bad image) become results, never exceptions: a
+  listing of 250,000 keys must yield 250,000 results. S3 out of reach (core.s3_clients.TRANSIENT_S3_ERRORS:
+  connection errors, timeouts, 5xx and throttling through botocore's retries) is no verdict on an image: it
+  raises, and the import retries later from its checkpoint.
 """
 
 import logging
@@ -26,6 +29,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.s3_clients import TRANSIENT_S3_ERRORS, S3OutOfReach, is_outage
 from datasets.image_checks import HEAD_BYTES, MAX_BYTES, ImageInfo, ImageRejected, NeedMoreBytes, probe_header
 
 logger = logging.getLogger(__name__)
@@ -61,8 +65,9 @@ def probe_object(
 
     `size`: the object's size from the listing, if known; empty and oversized objects are then refused without
     any request. `has_boxes` picks the manifest code of a dimension error (ImageRejected.manifest_code_for).
-    Returns a result for every S3 or image problem (unreadable objects get ERROR_INVALID_IMAGE); raises only on
-    programming errors. Thread-safe when `client` is (boto3 clients are).
+    Returns a result for every answer of S3 and every image problem (unreadable objects get ERROR_INVALID_IMAGE);
+    raises TRANSIENT_S3_ERRORS when S3 is out of reach, never a verdict. Thread-safe when `client` is (boto3
+    clients are).
     """
     where = f"s3://{bucket}/{key}"
     try:
@@ -87,7 +92,8 @@ def probe_many(
 
     `items` is consumed lazily: at most 2 * `concurrency` probes are queued or running at once, so memory stays
     bounded for any number of keys. An exception inside one probe (including from `has_boxes`, which is called
-    on the worker threads and so must be thread-safe) becomes that item's `read_failed` result. Closing the
+    on the worker threads and so must be thread-safe) becomes that item's `read_failed` result, but S3 out of
+    reach (TRANSIENT_S3_ERRORS) propagates from the iterator. Closing the
     iterator early cancels the queued probes and waits for the running ones. Exceptions from iterating
     `items` propagate. Raises ValueError at once for a `concurrency` below 1.
     """
@@ -130,6 +136,8 @@ def _probe_guarded(
 ) -> ProbeResult:
     try:
         return probe_object(client, bucket, key, size=size, has_boxes=bool(has_boxes and has_boxes(key)))
+    except TRANSIENT_S3_ERRORS:
+        raise
     except Exception as exc:
         # A bug, not a property of the object: logged with its traceback, and only this key fails.
         logger.exception("probing s3://%s/%s failed unexpectedly", bucket, key)
@@ -184,8 +192,12 @@ def _get_range(
         error = exc.response.get("Error", {})
         if error.get("Code") == "InvalidRange" and start == 0:
             return b"", 0, None  # S3 answers 416 to any range of an empty object
+        if is_outage(exc):  # a 5xx or throttling through botocore's retries says nothing about the image
+            raise S3OutOfReach(f"S3 answered {error.get('Code') or exc}") from exc
         raise _unreadable(exc) from exc
-    except BotoCoreError as exc:  # connection, timeout or streaming errors, after botocore's retries
+    except TRANSIENT_S3_ERRORS:  # connection, timeout or streaming errors: S3 is out of reach, not the image bad
+        raise
+    except BotoCoreError as exc:
         raise _Unreadable("read_failed", f"could not read the object: {exc}") from exc
     if len(data) != expected:
         raise _Unreadable("read_failed", f"S3 sent {len(data)} bytes of {expected} for bytes {start}-{end - 1}")

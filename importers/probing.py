@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core.fault_points import fault_point
 from datasets.image_checks import ImageInfo
 from datasets.models import BoundingBox, Image, Origin
 from importers.jobs import JobCanceled, add_line_errors, cancel_requested
@@ -46,6 +47,7 @@ def probe_job_entries(job: ImportJob, accesses: dict[str, BucketAccess]) -> None
             probing = prober.submit(_probe_page, following, clients, concurrency) if following else None
             if current:
                 job = _write_results(job.pk, current, results)
+                fault_point("probing.after_page")
             current, following = following, []
             if current:
                 # Past what another delivery of the task may have written meanwhile.

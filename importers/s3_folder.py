@@ -10,10 +10,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import GroundworkError, InvalidInput
+from core.fault_points import fault_point
+from core.s3_clients import S3OutOfReach, is_outage
 from datasets.manifest import EntryDraft
 from datasets.models import Image, Origin
 from datasets.services.datasets import ensure_quota
@@ -31,7 +34,7 @@ from importers.models import ImportJob
 from importers.probing import probe_job_entries
 from projects.s3 import BucketAccess, RefKind, SourceRefRule, bucket_access
 
-LIST_PAGE_SIZE = 1000
+LIST_PAGE_SIZE = settings.IMPORT_LIST_PAGE_SIZE
 
 
 def folder_source_params(*, project_id: int, s3_uri: str, auto_label: bool, connection: int | None) -> dict:
@@ -73,6 +76,7 @@ def list_and_register(job: ImportJob, access: BucketAccess, client: BaseClient) 
                 following = page.get("NextContinuationToken")
                 ahead = (following, lister.submit(_list_page, client, access.bucket, prefix, following))
             job = _register_page(job.pk, access, page, token=token)
+            fault_point("s3_folder.after_page")
 
 
 def _list_page(client: BaseClient, bucket: str, prefix: str, token: str | None) -> dict:
@@ -82,6 +86,8 @@ def _list_page(client: BaseClient, bucket: str, prefix: str, token: str | None) 
     try:
         return client.list_objects_v2(**request)
     except ClientError as error:
+        if is_outage(error):  # 5xx or throttling: the task retries later from the checkpoint
+            raise S3OutOfReach(f"S3 answered {error.response.get('Error', {}).get('Code') or error}") from error
         raise s3_failure(error, bucket=bucket) from error
 
 

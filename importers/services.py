@@ -20,7 +20,7 @@ from datasets.models import Dataset, DatasetStatus, DatasetType
 from datasets.services.copy import dataset_copy_entries
 from datasets.services.datasets import dataset_create, ensure_not_busy
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
-from importers.jobs import JobCanceled, job_entries_delete
+from importers.jobs import JobCanceled, job_entries_delete, job_heartbeat
 from importers.manifest_source import manifest_source_params, run_manifest_import, uploaded_manifest_params
 from importers.models import FINISHED_STATUSES, ImportJob, ImportKind, ImportStatus
 from importers.s3_folder import folder_source_params, run_s3_folder_import
@@ -168,6 +168,11 @@ def import_run(*, job_id: int) -> dict[str, Any]:
     job = _claim(job_id)
     if job is None:
         return {"job": job_id, "status": "not runnable"}
+    with job_heartbeat(job.pk):
+        return _run(job)
+
+
+def _run(job: ImportJob) -> dict[str, Any]:
     try:
         if job.kind == ImportKind.COPY:
             copied = dataset_copy_entries(
@@ -202,10 +207,19 @@ def import_fail(*, job_id: int, error: GroundworkError) -> dict[str, Any]:
     job = ImportJob.objects.select_related("dataset").get(pk=job_id)
     if job.status in FINISHED_STATUSES:
         return {"job": job.pk, "status": job.status}
-    job_entries_delete(job)
+    with job_heartbeat(job.pk):
+        job_entries_delete(job)
     job.refresh_from_db()
     _finish(job, status=ImportStatus.FAILED, error=error)
     return {"job": job.pk, "status": ImportStatus.FAILED, "error": error.code}
+
+
+def import_postpone(*, job_id: int, seconds: int) -> None:
+    """A retry of the job is due in `seconds`: its due time stands for a heartbeat, so that the stall sweep
+    leaves the job to its retry meanwhile instead of starting a second chain of retries."""
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(
+        heartbeat_at=timezone.now() + timedelta(seconds=seconds)
+    )
 
 
 def import_record_crash(*, job_id: int, error: BaseException) -> bool:

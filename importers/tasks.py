@@ -3,21 +3,17 @@
 import logging
 from typing import Any
 
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.exceptions import HTTPClientError, IncompleteReadError
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from core.errors import GroundworkError
+from core.s3_clients import TRANSIENT_S3_ERRORS
 from importers import services
 
 logger = logging.getLogger(__name__)
 
-# S3 out of reach after botocore's own retries (core/s3_clients.py): connection refused or reset, timeouts, a
-# body cut short. Worth running the job again later; it resumes at its checkpoint. A ClientError (AccessDenied,
-# NoSuchBucket, ...) is an answer, not an outage: the sources turn it into a domain error that fails the job.
-TRANSIENT_S3_ERRORS = (BotoConnectionError, HTTPClientError, IncompleteReadError)
+__all__ = ["TRANSIENT_S3_ERRORS", "requeue_stalled_imports", "run_import"]
 
 
 class S3Unavailable(GroundworkError):
@@ -39,6 +35,7 @@ def run_import(self: Task, job_id: int) -> dict[str, Any]:
             "Import %s: S3 unreachable (%s); retry %s of %s in %ss", job_id, exc, self.request.retries + 1,
             attempts, countdown,
         )  # fmt: skip
+        services.import_postpone(job_id=job_id, seconds=countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
     except (OperationalError, InterfaceError) as exc:  # the database out of reach: resume once it is back
         if self.request.retries >= settings.IMPORT_DB_RETRIES:

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.datasets",
     "tests.fixtures.s3",
     "tests.fixtures.worker",
+    "tests.fixtures.tcp_proxy",
     "tests.fixtures.browser",
 ]
 

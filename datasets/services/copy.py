@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
+from core.fault_points import fault_point
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label, Origin
 from datasets.services.datasets import ensure_quota
 from datasets.services.stats import dataset_lock, dataset_refresh_stats
@@ -109,4 +110,5 @@ def dataset_copy_entries(
             _sync_sqlite_sequence(cursor)
         # On failure the rollback takes the temporary table with it (its creation is transactional).
         cursor.execute(f"DROP TABLE {MAP}")
+    fault_point("copy.before_commit")
     return dataset_refresh_stats(dataset_id=target_id)["total_entries"]

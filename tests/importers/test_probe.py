@@ -11,9 +11,10 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 from PIL import Image
 
-from core.s3_clients import s3_client_config
+from core.s3_clients import TRANSIENT_S3_ERRORS, s3_client_config
 from datasets.image_checks import HEAD_BYTES, ImageInfo
 from importers.probe import probe_many, probe_object
 from tests.fixtures.s3 import free_port
@@ -262,9 +263,9 @@ def test_a_16_mb_object_is_refused_from_the_listing_without_any_get(s3, client):
 
 @pytest.mark.parametrize(
     ("status", "s3_code", "code"),
-    [(403, "AccessDenied", "access_denied"), (500, "InternalError", "read_failed")],
+    [(403, "AccessDenied", "access_denied"), (404, "NoSuchKey", "not_found"), (400, "InvalidRequest", "read_failed")],
 )
-def test_s3_errors_are_results_not_exceptions(s3, status, s3_code, code):
+def test_s3_answers_are_results_not_exceptions(s3, status, s3_code, code):
     no_retries = s3_client_config(4).merge(Config(retries={"mode": "standard", "max_attempts": 1}))
     client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1", config=no_retries)
     answer_get_with(client, status, s3_code)
@@ -275,16 +276,28 @@ def test_s3_errors_are_results_not_exceptions(s3, status, s3_code, code):
     assert s3_code in result.message
 
 
-def test_an_unreachable_endpoint_is_a_read_failure(s3):
+@pytest.mark.parametrize(
+    ("status", "s3_code"), [(500, "InternalError"), (503, "SlowDown"), (503, "ServiceUnavailable"), (429, "")]
+)
+def test_an_s3_outage_answer_raises_instead_of_judging_the_image(s3, status, s3_code):
+    no_retries = s3_client_config(4).merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1", config=no_retries)
+    answer_get_with(client, status, s3_code)
+
+    with pytest.raises(TRANSIENT_S3_ERRORS):
+        probe_object(client, s3.bucket, "a.jpg")
+
+
+def test_an_unreachable_endpoint_raises_instead_of_judging_the_image(s3):
     no_retries = s3_client_config(4).merge(Config(retries={"mode": "standard", "max_attempts": 1}))
     client = boto3.client(
         "s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1", config=no_retries
     )
 
-    result = probe_object(client, s3.bucket, "a.jpg")
-
-    assert (result.code, result.manifest_code) == ("read_failed", "ERROR_INVALID_IMAGE")
-    assert "Could not connect" in result.message
+    with pytest.raises(EndpointConnectionError):
+        probe_object(client, s3.bucket, "a.jpg")
+    with pytest.raises(EndpointConnectionError):  # probe_many does not turn it into a result either
+        list(probe_many(client, s3.bucket, [("a.jpg", None), ("b.jpg", None)], concurrency=2))
 
 
 def test_an_object_replaced_between_two_ranged_gets_is_a_read_failure(s3, client):
