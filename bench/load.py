@@ -365,6 +365,49 @@ def wait_written(timeout_s: float = 300) -> float:
     return time.monotonic() - started
 
 
+class WaitSampler:
+    """What the database's active sessions wait on, sampled every `every_s` during the load (from
+    pg_stat_activity): where the time of slow answers goes."""
+
+    def __init__(self, database_url: str, every_s: float = 0.25) -> None:
+        self.database_url, self.every_s = database_url, every_s
+        self.waits: Counter = Counter()
+        self.blocked: Counter = Counter()  # the statements that wait on a lock, their first words
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            while not self._stop.is_set():
+                rows = conn.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'cpu'), wait_event_type = 'Lock', "
+                    "left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
+                ).fetchall()
+                self.waits.update(row[0] for row in rows)
+                self.blocked.update(row[2] for row in rows if row[1])
+                self.samples += 1
+                time.sleep(self.every_s)
+
+    def __enter__(self) -> "WaitSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self) -> dict[str, float]:
+        """The mean number of active sessions in each wait, the most common first."""
+        return {wait: round(n / max(self.samples, 1), 2) for wait, n in self.waits.most_common(8)}
+
+    def blocked_statements(self) -> dict[str, float]:
+        return {query: round(n / max(self.samples, 1), 2) for query, n in self.blocked.most_common(4)}
+
+
 def sql_one(query: str, params: list) -> object:
     from django.db import connection
 
@@ -537,7 +580,11 @@ def print_table(setup: dict, figures: dict, invariants: dict[str, list[str]]) ->
     imported = setup["import"]
     print(f"import: {imported['status']} in {imported['seconds']} s after the load began "
           f"(seen {imported['seen']}, imported {imported['imported']}, failed {imported['failed']}); "
-          f"write-back caught up {setup['write_back_wait_s']} s after the import")  # fmt: skip
+          f"write-back caught up {setup['write_back_wait_s']} s after the import "
+          f"({setup['tasks_complete']} tasks complete, {setup['tasks_written']} written)")  # fmt: skip
+    print(f"database sessions active during the load, mean per wait: {setup['database_waits']}")
+    for query, mean in setup["database_lock_waiters"].items():
+        print(f"    waiting on a lock, mean {mean}: {query}")
     for name, problems in invariants.items():
         print(f"invariant {name:<44} {'OK' if not problems else 'FAIL'}")
         for problem in problems:
@@ -625,13 +672,16 @@ def main() -> None:
             "labels": args.labels,
         }
         log(f"import {import_id} into dataset {created['id']} started; {args.clients} clients for {args.seconds}s")
-        results = drive(port, built["tokens"], plan, args.seconds, args.client_processes)
+        with WaitSampler(args.database_url) as sampler:
+            results = drive(port, built["tokens"], plan, args.seconds, args.client_processes)
         elapsed = time.perf_counter() - load_started
         figures = figures_of(results, elapsed)
         log(f"load done: {figures['requests']} requests, {figures['five_xx']} 5xx; waiting for the import")
         imported, _ = wait_import(import_id, args.import_timeout_s)
         import_s = time.perf_counter() - load_started
         write_back_s = wait_written()
+        from labeling.models import Task, TaskStatus
+
         invariants = {
             "import succeeded": [] if imported.status == "succeeded" else [f"import {import_id} {imported.status}"],
             "every acknowledged answer stored once": check_answers(job, results),
@@ -658,6 +708,10 @@ def main() -> None:
                 "failed": imported.failed,
             },
             "write_back_wait_s": round(write_back_s, 1),
+            "tasks_complete": Task.objects.filter(job_id=job, status=TaskStatus.COMPLETE).count(),
+            "tasks_written": Task.objects.filter(job_id=job, written_at__isnull=False).count(),
+            "database_waits": sampler.figures(),
+            "database_lock_waiters": sampler.blocked_statements(),
         }
     finally:
         if server is not None:
