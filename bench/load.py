@@ -55,6 +55,7 @@ from bench.common import (
     start_worker,
     stop_process,
     stop_worker,
+    tree_cpu_s,
     wait_serving,
 )
 
@@ -81,6 +82,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--entries", type=int, default=None, help="entries of the labeled dataset (20,000)")
     parser.add_argument("--manifest-lines", type=int, default=None, help="lines of the import (50,000)")
     parser.add_argument("--labels", type=int, default=50)
+    parser.add_argument(
+        "--mix",
+        default=None,
+        help=f"kind=weight,… replacing the default mix {','.join(f'{k}={w}' for k, w in MIX.items())}",
+    )
     parser.add_argument("--per-image", type=int, default=2, help="workers_per_image of the job")
     parser.add_argument("--client-processes", type=int, default=None, help="default: one per 10 clients")
     parser.add_argument("--server-workers", type=int, default=3, help="gunicorn worker processes")
@@ -104,6 +110,13 @@ def parse_args() -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.mix is None:
+        args.mix = dict(MIX)
+    else:
+        pairs = [item.split("=") for item in args.mix.split(",") if item]
+        if any(len(pair) != 2 or pair[0] not in MIX for pair in pairs):
+            parser.error(f"--mix: kind=weight pairs of {', '.join(MIX)}")
+        args.mix = {kind: float(weight) for kind, weight in pairs}
     if args.client_processes is None:
         args.client_processes = max(1, min(5, args.clients // 10))
     return args
@@ -245,7 +258,7 @@ def client_loop(port: int, index: int, token: str, plan: dict, deadline: float) 
     }
     client = Client(port, token, record)
     rng = random.Random(index)
-    kinds, weights = list(MIX), list(MIX.values())
+    kinds, weights = list(plan["mix"]), list(plan["mix"].values())
     dataset, importing, job = plan["dataset"], plan["importing"], plan["job"]
     low, high = plan["entry_ids"]
     base = "/api/v1"
@@ -582,6 +595,10 @@ def print_table(setup: dict, figures: dict, invariants: dict[str, list[str]]) ->
           f"(seen {imported['seen']}, imported {imported['imported']}, failed {imported['failed']}); "
           f"write-back caught up {setup['write_back_wait_s']} s after the import "
           f"({setup['tasks_complete']} tasks complete, {setup['tasks_written']} written)")  # fmt: skip
+    cpu = setup["cpu_s_during_load"]
+    per_request_ms = cpu["gunicorn"] * 1000 / max(figures["requests"], 1)
+    print(f"CPU seconds during the load: gunicorn {cpu['gunicorn']} ({per_request_ms:.0f} ms per request), "
+          f"celery worker {cpu['celery']}; mix {setup['mix']}")  # fmt: skip
     print(f"database sessions active during the load, mean per wait: {setup['database_waits']}")
     for query, mean in setup["database_lock_waiters"].items():
         print(f"    waiting on a lock, mean {mean}: {query}")
@@ -670,10 +687,14 @@ def main() -> None:
             "job": job,
             "entry_ids": built["entry_ids"],
             "labels": args.labels,
+            "mix": args.mix,
         }
         log(f"import {import_id} into dataset {created['id']} started; {args.clients} clients for {args.seconds}s")
+        cpu_before = {"gunicorn": tree_cpu_s(server.pid), "celery": tree_cpu_s(worker.pid)}
         with WaitSampler(args.database_url) as sampler:
             results = drive(port, built["tokens"], plan, args.seconds, args.client_processes)
+        cpu_s = {"gunicorn": tree_cpu_s(server.pid), "celery": tree_cpu_s(worker.pid)}
+        cpu_s = {name: round(cpu_s[name] - cpu_before[name], 1) for name in cpu_s}
         elapsed = time.perf_counter() - load_started
         figures = figures_of(results, elapsed)
         log(f"load done: {figures['requests']} requests, {figures['five_xx']} 5xx; waiting for the import")
@@ -693,6 +714,7 @@ def main() -> None:
         setup = {
             "clients": args.clients,
             "seconds": args.seconds,
+            "mix": args.mix,
             "elapsed_s": elapsed,
             "server": f"gunicorn {args.server_workers} x gthread {args.server_threads}",
             "worker": f"celery prefork {args.celery_concurrency}",
@@ -710,6 +732,7 @@ def main() -> None:
             "write_back_wait_s": round(write_back_s, 1),
             "tasks_complete": Task.objects.filter(job_id=job, status=TaskStatus.COMPLETE).count(),
             "tasks_written": Task.objects.filter(job_id=job, written_at__isnull=False).count(),
+            "cpu_s_during_load": cpu_s,
             "database_waits": sampler.figures(),
             "database_lock_waiters": sampler.blocked_statements(),
         }
