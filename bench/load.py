@@ -386,6 +386,7 @@ class WaitSampler:
         self.database_url, self.every_s = database_url, every_s
         self.waits: Counter = Counter()
         self.blocked: Counter = Counter()  # the statements that wait on a lock, their first words
+        self.blockers: Counter = Counter()  # what the sessions they wait for are doing (state, statement)
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -402,6 +403,16 @@ class WaitSampler:
                 ).fetchall()
                 self.waits.update(row[0] for row in rows)
                 self.blocked.update(row[2] for row in rows if row[1])
+                # A blocker "idle in transaction" holds its locks while its process works in Python.
+                self.blockers.update(
+                    f"{state}: {query}"
+                    for state, query in conn.execute(
+                        "SELECT b.state, left(regexp_replace(b.query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity w "
+                        "CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocker(pid) "
+                        "JOIN pg_stat_activity b ON b.pid = blocker.pid "
+                        "WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'"
+                    ).fetchall()
+                )
                 self.samples += 1
                 time.sleep(self.every_s)
 
@@ -419,6 +430,9 @@ class WaitSampler:
 
     def blocked_statements(self) -> dict[str, float]:
         return {query: round(n / max(self.samples, 1), 2) for query, n in self.blocked.most_common(4)}
+
+    def blocking_statements(self) -> dict[str, float]:
+        return {query: round(n / max(self.samples, 1), 2) for query, n in self.blockers.most_common(4)}
 
 
 def sql_one(query: str, params: list) -> object:
@@ -602,6 +616,8 @@ def print_table(setup: dict, figures: dict, invariants: dict[str, list[str]]) ->
     print(f"database sessions active during the load, mean per wait: {setup['database_waits']}")
     for query, mean in setup["database_lock_waiters"].items():
         print(f"    waiting on a lock, mean {mean}: {query}")
+    for query, mean in setup["database_lock_blockers"].items():
+        print(f"    blocking them, mean {mean}: {query}")
     for name, problems in invariants.items():
         print(f"invariant {name:<44} {'OK' if not problems else 'FAIL'}")
         for problem in problems:
@@ -735,6 +751,7 @@ def main() -> None:
             "cpu_s_during_load": cpu_s,
             "database_waits": sampler.figures(),
             "database_lock_waiters": sampler.blocked_statements(),
+            "database_lock_blockers": sampler.blocking_statements(),
         }
     finally:
         if server is not None:
