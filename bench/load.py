@@ -403,14 +403,17 @@ class WaitSampler:
                 ).fetchall()
                 self.waits.update(row[0] for row in rows)
                 self.blocked.update(row[2] for row in rows if row[1])
-                # A blocker "idle in transaction" holds its locks while its process works in Python.
+                # The sessions holding what the waiters wait for (a waiter's blockers include the waiters queued
+                # before it: those are left out). One "idle in transaction" holds its locks while its process works
+                # in Python between statements.
                 self.blockers.update(
                     f"{state}: {query}"
                     for state, query in conn.execute(
                         "SELECT b.state, left(regexp_replace(b.query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity w "
                         "CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocker(pid) "
                         "JOIN pg_stat_activity b ON b.pid = blocker.pid "
-                        "WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'"
+                        "WHERE w.datname = current_database() AND w.wait_event_type = 'Lock' "
+                        "AND b.wait_event_type IS DISTINCT FROM 'Lock'"  # the holders, not the queue before w
                     ).fetchall()
                 )
                 self.samples += 1
