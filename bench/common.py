@@ -77,10 +77,10 @@ def machine_speed(database_url: str) -> dict:
     return {"python_loop_5m_s": round(python_s, 2), "postgres_series_2m_s": round(postgres_s, 2)}
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """A `celery -A config worker` process (prefork, one pool process) in its own process group."""
+def start_worker(env: dict[str, str], log_path: Path, *, concurrency: int = 1) -> subprocess.Popen:
+    """A `celery -A config worker` process (prefork, `concurrency` pool processes) in its own process group."""
     command = [
-        sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING", "--concurrency=1",
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING", f"--concurrency={concurrency}",
         "--pool=prefork", "--without-mingle", "--without-gossip", "--without-heartbeat",
         f"--hostname=bench-{os.getpid()}@%h",
     ]  # fmt: skip
@@ -114,6 +114,33 @@ def stop_worker(worker: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
+
+
+def start_gunicorn(
+    env: dict[str, str], port: int, workers: int, *, threads: int = 4, log_path: Path | None = None
+) -> subprocess.Popen:
+    """gunicorn serving config.wsgi on 127.0.0.1:`port` (`workers` gthread workers of `threads` threads) in its own
+    process group, its output (access errors, Django's logged tracebacks) appended to `log_path`; returned once
+    /healthz/ answers."""
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+        "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning",
+    ]  # fmt: skip
+    log_file = log_path.open("ab") if log_path else subprocess.DEVNULL
+    try:
+        server = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    finally:
+        if log_path:
+            log_file.close()
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz/")
+    except BaseException:
+        stop_worker(server)
+        raise
+    return server
 
 
 def start_s3_server(*, latency_ms: float) -> tuple[subprocess.Popen, str]:
