@@ -181,6 +181,12 @@ def results_write_back(*, job_id: int, limit: int = WRITE_BACK_BATCH, now: datet
     entry) puts its task in review with the error in its result, as a reviewer must decide."""
     now = now or timezone.now()
     with transaction.atomic():
+        # The dataset's lock first: waiting for it (behind PATCHes) while holding the job's row would hold up
+        # every submit, which counts its result on that row.
+        dataset_id = LabelingJob.objects.values_list("dataset_id", flat=True).filter(pk=job_id).first()
+        if dataset_id is None:
+            return 0
+        dataset_lock(dataset_id=dataset_id)
         LabelingJob.objects.filter(pk=job_id, write_back_queued=True).update(write_back_queued=False)
         pending = list(
             Task.objects.filter(job_id=job_id, status=TaskStatus.COMPLETE, written_at__isnull=True)
